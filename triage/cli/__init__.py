@@ -1,0 +1,10 @@
+"""The ``triage`` command. Each subcommand group lives in its own module and
+registers itself on the one typer app; the library underneath returns values and
+raises ``TriageError``, and only this package renders."""
+
+from __future__ import annotations
+
+from triage.cli import _synth, _validate  # noqa: F401  (each registers its commands)
+from triage.cli._app import app, main
+
+__all__ = ["app", "main"]

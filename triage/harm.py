@@ -1,0 +1,89 @@
+"""The harm-weight table (DESIGN §4): which incident types exist, how much harm each
+carries and which count as serious. Loaded from ``features/harm_weights.yaml`` so a
+force can substitute the official table without touching code."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from triage.exceptions import ConfigError
+from triage.paths import spec_path
+
+__all__ = ["HarmType", "HarmWeights", "load_harm_weights"]
+
+DEFAULT_HARM_WEIGHTS = "features/harm_weights.yaml"
+
+
+class HarmType(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(ge=0)
+    serious: bool
+    crime: bool = True
+
+
+class _HarmFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = "unspecified"
+    types: dict[str, HarmType] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class HarmWeights:
+    """Validated harm table; ``sha256`` identifies the exact file used."""
+
+    types: dict[str, HarmType]
+    source: str
+    sha256: str
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.types)
+
+    @property
+    def serious_types(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.types.items() if v.serious)
+
+    @property
+    def non_crime_types(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.types.items() if not v.crime)
+
+    def weight(self, incident_type: str) -> float:
+        try:
+            return self.types[incident_type].weight
+        except KeyError:
+            raise ConfigError(
+                f"incident_type {incident_type!r} is not in the harm-weight table"
+            ) from None
+
+
+def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
+    """Load and validate the harm table (default: the shipped illustrative one)."""
+    file = Path(path) if path is not None else spec_path(DEFAULT_HARM_WEIGHTS)
+    try:
+        raw_bytes = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read harm-weight table {file}: {exc.strerror}") from None
+    try:
+        raw: Any = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
+    try:
+        parsed = _HarmFile.model_validate(raw)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{file}: invalid harm-weight table: {details}") from None
+    return HarmWeights(
+        types=dict(parsed.types),
+        source=parsed.source,
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+    )
