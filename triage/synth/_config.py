@@ -1,0 +1,56 @@
+"""Settings of the synthetic world: size, seed, and the knobs that inject known group
+effects so the fairness audit can be checked against answers we set ourselves."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["GradingBias", "RecordingBias", "SynthConfig"]
+
+GroupAttribute = Literal["ethnicity", "deprivation_quintile", "sex"]
+
+
+class RecordingBias(BaseModel):
+    """Multiply the chance that incidents of one victim group are recorded.
+
+    ``factor < 1`` is under-reporting (or under-recording), ``> 1`` over-recording
+    (capped at certainty). ``applies_to`` picks which incidents: ``non_serious`` thins
+    a group's visible history while its serious escalations are still recorded, the
+    case in which a model trained on history misses that group.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attribute: GroupAttribute
+    group: str
+    factor: float = Field(gt=0, le=5)
+    applies_to: Literal["all", "non_serious", "serious"] = "all"
+
+
+class GradingBias(BaseModel):
+    """Shift the officer's DASH grading for incidents of one victim group, in ticks
+    (positive: graded higher than the answers warrant)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attribute: GroupAttribute
+    group: str
+    shift: float = Field(ge=-14, le=14)
+
+
+class SynthConfig(BaseModel):
+    """A synthetic county. Same config and seed, byte-identical tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(default=20240601, ge=0)
+    years: float = Field(default=5.0, gt=0, le=30)
+    incidents_per_year: int = Field(default=12_000, ge=10, le=5_000_000)
+    start: str = Field(default="2020-01-01", description="first day of the extract (UTC)")
+    burn_in_years: float = Field(default=10.0, ge=0, le=30)
+    truth: bool = True
+    recording_bias: tuple[RecordingBias, ...] = ()
+    grading_bias: tuple[GradingBias, ...] = ()
+    missing_perpetrator_rate: float = Field(default=0.03, ge=0, le=0.5)

@@ -1,0 +1,247 @@
+"""Assemble a synthetic county: draw the population, run the hidden process, keep what
+gets recorded, dress it as a police extract, and compute the ground truth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from triage.contract import Extract
+from triage.synth import _marks as marks
+from triage.synth._config import SynthConfig
+from triage.synth._dash import draw_dash
+from triage.synth._population import (
+    CAREER_MEAN_YEARS,
+    KIND_PARTNER,
+    NEW_DYAD_START,
+    Population,
+    draw_population,
+)
+from triage.synth._process import N_STATES, SEPARATED, DyadRates, Paths, dyad_rates, simulate
+from triage.synth._tables import build_tables
+from triage.synth._truth import (
+    DAYS_PER_YEAR,
+    FutureDyads,
+    TruthInputs,
+    future_dyads_no_serious,
+    label_probabilities,
+    no_event_prob,
+)
+
+__all__ = ["World", "generate_world"]
+
+Float = NDArray[np.float64]
+Progress = Callable[[str], None]
+FEAR = 0.3
+
+
+@dataclass(frozen=True)
+class World:
+    """A synthetic extract, its ground truth (or None) and the config that made it."""
+
+    extract: Extract
+    truth: pd.DataFrame | None
+    config: SynthConfig
+
+
+def _victim_groups(pop: Population) -> dict[str, NDArray[np.str_]]:
+    quintile = ((pop.victim_deprivation - 1) // 2 + 1).astype(str)
+    return {
+        "ethnicity": pop.victim_ethnicity,
+        "deprivation_quintile": quintile,
+        "sex": pop.victim_sex,
+    }
+
+
+@dataclass(frozen=True)
+class _DyadView:
+    rates: DyadRates
+    r_serious: Float  # chance a serious incident of this dyad is recorded
+    r_non: Float  # (n, 2): chance a non-serious one is, together / separated
+    mult_serious: Float
+    mult_non: Float
+
+
+def _dyad_view(pop: Population, cfg: SynthConfig) -> _DyadView:
+    dp = pop.dyad_perp
+    rates = dyad_rates(
+        pop.danger[dp],
+        pop.strangler[dp],
+        pop.substance[dp],
+        pop.dyad_children,
+        (pop.dyad_kind == KIND_PARTNER).astype(np.float64),
+    )
+    groups = {k: v[pop.dyad_victim] for k, v in _victim_groups(pop).items()}
+    m_ser = marks.recording_multiplier(cfg.recording_bias, groups, serious=True)
+    # victims of dangerous perpetrators report less of the everyday abuse (fear,
+    # coercion), so the most dangerous histories look thinner than they are
+    fear = np.exp(-FEAR * np.maximum(pop.danger[dp], 0.0))
+    m_non = marks.recording_multiplier(cfg.recording_bias, groups, serious=False) * fear
+    female = groups["sex"] == "female"
+    sw = marks.serious_weights(pop.danger[dp], pop.strangler[dp], female)
+    n = dp.size
+    r_ser, r_non_t = marks.record_probs(sw, np.zeros(n, bool), m_ser, m_non)
+    _, r_non_s = marks.record_probs(sw, np.ones(n, bool), m_ser, m_non)
+    return _DyadView(rates, r_ser, np.stack([r_non_t, r_non_s], axis=1), m_ser, m_non)
+
+
+def _kappas(view: _DyadView) -> tuple[Float, Float]:
+    """(n, 7) rates of recorded serious incidents and of recorded incidents of any type."""
+    r = view.rates
+    sep = SEPARATED.astype(np.int64)
+    serious = r.lam * r.p_serious * view.r_serious[:, None]
+    anything = serious + r.lam * (1.0 - r.p_serious) * view.r_non[:, sep]
+    return serious, anything
+
+
+def _arrival_rate(cfg: SynthConfig, rng: np.random.Generator) -> float:
+    """Perpetrators arriving per year so that about ``incidents_per_year`` are recorded."""
+    sample = 4000
+    pop = draw_population(rng, sample, horizon=1e7)
+    view = _dyad_view(pop, cfg)
+    _, anything = _kappas(view)
+    transient = N_STATES - 1
+    a = -view.rates.q[:, :transient, :transient]
+    start = np.zeros((pop.dyad_perp.size, transient))
+    start[np.arange(start.shape[0]), pop.dyad_start_state] = 1.0
+    # expected time in each state before the end: solve a^T x = start
+    occupancy = np.linalg.solve(np.transpose(a, (0, 2, 1)), start[:, :, None])[:, :, 0]
+    expected = float((occupancy * anything[:, :transient]).sum()) / sample
+    return cfg.incidents_per_year / expected
+
+
+def _truth_inputs(
+    pop: Population, view: _DyadView, paths: Paths, cfg: SynthConfig, perps: NDArray[np.int64]
+) -> TruthInputs:
+    m = cfg.missing_perpetrator_rate
+    year, quarter = 365.0 / DAYS_PER_YEAR, 90.0 / DAYS_PER_YEAR
+    serious, anything = _kappas(view)
+    q = view.rates.q
+    # new relationships of each perpetrator: enumerate the victim profiles that change
+    # the rates (sex, children) at their population mix; recording knobs use the mean.
+    n_perp = pop.n_perp
+    serial = np.unique(perps[pop.rho[perps] > 0])  # only perpetrators in the records
+    prof_children = np.array([0.0, 1.0, 0.0, 1.0])
+    prof_female = np.array([True, True, False, False])
+    p_children = 0.45
+    p_female = 0.93
+    weight = np.array(
+        [
+            (1 - p_children) * p_female,
+            p_children * p_female,
+            (1 - p_children) * (1 - p_female),
+            p_children * (1 - p_female),
+        ]
+    )
+    k = weight.size
+    rep = np.repeat(serial, k)
+    rates = dyad_rates(
+        pop.danger[rep],
+        pop.strangler[rep],
+        pop.substance[rep],
+        np.tile(prof_children, serial.size),
+        np.ones(rep.size),
+    )
+    sw = marks.serious_weights(
+        pop.danger[rep], pop.strangler[rep], np.tile(prof_female, serial.size)
+    )
+    mean_mult = float(view.mult_serious.mean())
+    r_ser, _ = marks.record_probs(
+        sw, np.zeros(rep.size, bool), np.full(rep.size, mean_mult), np.ones(rep.size)
+    )
+    kappa_new = rates.lam * rates.p_serious * r_ser[:, None] * (1.0 - m)
+    spec = FutureDyads(pop.rho[serial], CAREER_MEAN_YEARS, NEW_DYAD_START)
+    future = np.ones(n_perp)
+    future[serial] = future_dyads_no_serious(rates, kappa_new, weight, serial.size, spec, year)
+    return TruthInputs(
+        dyad_perp=pop.dyad_perp,
+        dyad_victim=pop.dyad_victim,
+        dyad_start=pop.dyad_start,
+        dyad_start_state=pop.dyad_start_state,
+        paths=paths,
+        no_serious_victim_side=no_event_prob(q, serious, year),
+        no_serious_perp_side=no_event_prob(q, serious * (1.0 - m), year),
+        no_repeat_pair=no_event_prob(q, anything * (1.0 - m), quarter),
+        future_no_serious=future,
+        career_end=pop.career_end,
+    )
+
+
+def generate_world(config: SynthConfig | None = None, progress: Progress | None = None) -> World:
+    """Simulate a county and return its extract (and ground truth if asked)."""
+    cfg = config or SynthConfig()
+    say = progress or (lambda _msg: None)
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6)]
+    horizon = cfg.burn_in_years + cfg.years
+    say("population")
+    n_primary = round(_arrival_rate(cfg, streams[0]) * horizon)
+    pop = draw_population(streams[1], n_primary, horizon)
+    view = _dyad_view(pop, cfg)
+    say("hidden process")
+    paths = simulate(view.rates, pop.dyad_start, pop.dyad_start_state, horizon, streams[2])
+
+    say("incidents")
+    rng = streams[3]
+    # incidents long before the extract cannot be reported inside it: skip their marks
+    early = paths.event_time >= cfg.burn_in_years - 0.25
+    e_d, e_s, e_t = paths.event_dyad[early], paths.event_state[early], paths.event_time[early]
+    perp, victim = pop.dyad_perp[e_d], pop.dyad_victim[e_d]
+    serious = rng.random(e_d.size) < view.rates.p_serious[e_d, e_s]
+    female = pop.victim_sex[victim] == "female"
+    sw = marks.serious_weights(pop.danger[perp], pop.strangler[perp], female)
+    types = marks.draw_types(rng, serious, sw, SEPARATED[e_s])
+    reported = rng.random(e_d.size) < marks.report_prob_of(
+        types, view.mult_serious[e_d], view.mult_non[e_d]
+    )
+    slow = np.isin(
+        types,
+        [
+            marks.TYPES.index(t)
+            for t in (
+                "stalking",
+                "coercive_control",
+                "harassment",
+                "malicious_communications",
+                "sexual_assault",
+                "rape",
+            )
+        ],
+    )
+    delay_days = np.where(
+        slow & (rng.random(e_d.size) < 0.35),
+        rng.exponential(8.0, e_d.size),
+        rng.lognormal(np.log(2.0 / 24.0), 1.0, e_d.size),
+    )
+    rep_t = e_t + delay_days / DAYS_PER_YEAR
+    keep = reported & (rep_t >= cfg.burn_in_years) & (rep_t < horizon)
+    say("records")
+    tables, inc = build_tables(
+        cfg,
+        pop,
+        view,
+        streams[4],
+        e_d[keep],
+        e_s[keep],
+        e_t[keep],
+        rep_t[keep],
+        types[keep],
+        draw_dash,
+    )
+    truth = None
+    if cfg.truth:
+        say("ground truth")
+        tin = _truth_inputs(pop, view, paths, cfg, pop.dyad_perp[inc.dyad])
+        p_ser, p_rep = label_probabilities(tin, inc.dyad, inc.reported_years, inc.perp_recorded)
+        truth = pd.DataFrame(
+            {
+                "incident_id": tables.incidents["incident_id"].to_numpy(),
+                "p_serious_harm_365d": p_ser,
+                "p_any_repeat_90d": p_rep,
+                "method": "exact",
+            }
+        )
+    return World(extract=tables, truth=truth, config=cfg)
