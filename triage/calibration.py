@@ -7,15 +7,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 from sklearn.metrics import roc_auc_score
 
+from triage._windows import NS_PER_DAY, IntArray, Sorted, Timeline, codes_for, pair_codes, to_ns
+from triage.config import LabelSpec
 from triage.contract import Extract
 from triage.harm import HarmWeights, load_harm_weights
+from triage.labels import build_labels
 
 __all__ = ["BANDS", "Fact", "calibration_report"]
 
-DAY = np.int64(86_400)
+DAY = NS_PER_DAY
+_SERIOUS_HARM = LabelSpec(
+    name="serious_harm_365d", window_days=365, match=("victim", "perpetrator"), types="serious"
+)
 
 
 @dataclass(frozen=True)
@@ -86,60 +91,14 @@ BANDS: dict[str, tuple[str, float | None, float | None, str]] = {
 }
 
 
-def _seconds(ts: pd.Series) -> NDArray[np.int64]:
-    return np.asarray(ts.to_numpy().astype("datetime64[s]").astype(np.int64))
-
-
-def _codes(ids: pd.Series) -> NDArray[np.int64]:
-    codes, _ = pd.factorize(ids, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64)
-
-
-def _next_event_after(
-    key: NDArray[np.int64], t: NDArray[np.int64], event: NDArray[np.bool_]
-) -> NDArray[np.int64]:
-    """For each row, the earliest time of an ``event`` row with the same key strictly
-    after its time (int64 max if none). Rows with key -1 get none."""
-    big = np.iinfo(np.int64).max
-    ev_key, ev_t = key[event & (key >= 0)], t[event & (key >= 0)]
-    order = np.lexsort((ev_t, ev_key))
-    ev_key, ev_t = ev_key[order], ev_t[order]
-    composite_ev = ev_key.astype(np.float64) * 0  # placeholder for dtype
-    del composite_ev
-    pos = np.searchsorted(ev_key * (1 << 34) + ev_t, key * (1 << 34) + t, side="right")
-    ok = (pos < ev_key.size) & (key >= 0)
-    out = np.full(key.size, big, dtype=np.int64)
-    hit = ok & (ev_key[np.minimum(pos, max(ev_key.size - 1, 0))] == key)
-    out[hit] = ev_t[pos[hit]]
-    return out
-
-
-def _prior_count(
-    key: NDArray[np.int64], t: NDArray[np.int64], window: np.int64
-) -> NDArray[np.int64]:
-    valid = key >= 0
-    comp = np.sort(key[valid] * (1 << 34) + t[valid])
-    q = key * (1 << 34) + t
-    n = np.searchsorted(comp, q, side="left") - np.searchsorted(comp, q - window, side="left")
-    return np.where(valid, n, 0).astype(np.int64)
-
-
-def serious_harm_label(
-    extract: Extract, harm: HarmWeights, end: pd.Timestamp | None = None
-) -> pd.Series:
-    """serious_harm_365d as DESIGN §4 (nullable boolean; censored rows missing)."""
-    inc = extract.incidents
-    t = _seconds(inc["reported_at"])
-    serious = inc["incident_type"].isin(sorted(harm.serious_types)).to_numpy()
-    nxt = np.minimum(
-        _next_event_after(_codes(inc["victim_id"]), t, serious),
-        _next_event_after(_codes(inc["perpetrator_id"]), t, serious),
-    )
-    end_s = int(_seconds(pd.Series([end or extract.end]))[0])
-    window = 365 * DAY
-    label = pd.array(nxt - t <= window, dtype="boolean")
-    label[t + window > end_s] = pd.NA
-    return pd.Series(label, index=inc.index, name="serious_harm_365d")
+def _prior_count(key: IntArray, ns: IntArray, window_ns: int) -> IntArray:
+    """Records of the same key reported in [t - window, t) for each row (key -1: 0)."""
+    timeline = Timeline([ns, ns - window_ns])
+    rank = timeline.first_at_or_after(ns)
+    found = Sorted(key, rank, mask=key >= 0)
+    upto = found.position(key, rank)
+    since = found.position(key, timeline.first_at_or_after(ns - window_ns))
+    return np.where(key >= 0, upto - since, 0).astype(np.int64)
 
 
 def calibration_report(
@@ -149,9 +108,9 @@ def calibration_report(
     harm = harm or load_harm_weights()
     inc, people = extract.incidents, extract.people
     types = inc["incident_type"].astype(str)
-    t = _seconds(inc["reported_at"])
+    t = to_ns(inc["reported_at"])
     end = t.max()
-    label = serious_harm_label(extract, harm)
+    label = build_labels(extract, _SERIOUS_HARM, harm_weights=harm)[_SERIOUS_HARM.name]
     labelled = label.notna().to_numpy()
     y = label.to_numpy(dtype=bool, na_value=False)[labelled]
     values: dict[str, float] = {}
@@ -161,7 +120,7 @@ def calibration_report(
     sex = people.set_index("person_id")["sex"].reindex(victims)
     values["female_victims"] = float((sex == "female").mean())
 
-    v = _codes(inc["victim_id"])
+    v, p = codes_for(inc["victim_id"], inc["perpetrator_id"])
     first_v = pd.Series(t).groupby(v).transform("min").to_numpy()
     eligible_v = first_v + 365 * DAY <= end
     second = (t > first_v) & (t <= first_v + 365 * DAY)
@@ -169,7 +128,6 @@ def calibration_report(
     elig = pd.Series(eligible_v).groupby(v).first()
     values["repeat_victims"] = float(has_second[elig].mean())
 
-    p = _codes(inc["perpetrator_id"])
     known = p >= 0
     weights = types.map({k: w.weight for k, w in harm.types.items()}).astype(float).to_numpy()
     harm_by_p = pd.Series(weights[known]).groupby(p[known]).sum().sort_values(ascending=False)
@@ -193,7 +151,8 @@ def calibration_report(
         roc_auc_score(label.to_numpy(dtype=bool, na_value=False)[sel], rank[sel].astype(float))
     )
     window = 365 * DAY
-    pair = np.where(known, v * (p.max() + 2) + p, -1)
+    # incidents involving the victim or the perpetrator: both, less those of the pair
+    pair = pair_codes(v, p)
     prior = _prior_count(v, t, window) + _prior_count(p, t, window) - _prior_count(pair, t, window)
     values["auc_prior"] = float(roc_auc_score(y, prior[labelled]))
     if truth is not None:

@@ -8,6 +8,8 @@ given state is *recorded and serious* has a closed form used by ``_truth.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -96,15 +98,18 @@ def non_serious_weights(separated: Bool) -> Float:
 
 
 def recording_multiplier(
-    biases: tuple[RecordingBias, ...], groups: dict[str, NDArray[np.str_]], serious: bool
+    biases: tuple[RecordingBias, ...],
+    group_of: Callable[[str], NDArray[np.object_]],
+    n: int,
+    serious: bool,
 ) -> Float:
-    """Product of the recording-bias factors that apply to each victim (n,)."""
-    n = len(next(iter(groups.values())))
+    """Product of the recording-bias factors that apply to each of ``n`` victims;
+    ``group_of(attribute)`` gives their groups."""
     out = np.ones(n)
     for bias in biases:
         if bias.applies_to == ("non_serious" if serious else "serious"):
             continue
-        out *= np.where(groups[bias.attribute] == bias.group, bias.factor, 1.0)
+        out *= np.where(group_of(bias.attribute) == bias.group, bias.factor, 1.0)
     return out
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
+from triage.contract import ETHNICITIES, SEXES
 from triage.synth._process import ACTIVE
 
 __all__ = ["CAREER_MEAN_YEARS", "NEW_DYAD_START", "Population", "draw_population"]
@@ -42,8 +44,8 @@ class Population:
     rho: Float
     arrival: Float
     career_end: Float
-    perp_sex: NDArray[np.str_]
-    perp_ethnicity: NDArray[np.str_]
+    perp_sex: pd.Categorical[str]
+    perp_ethnicity: pd.Categorical[str]
     perp_birth: Float
     # dyads
     dyad_perp: Int
@@ -53,14 +55,21 @@ class Population:
     dyad_children: Float
     dyad_start_state: Int
     # victims
-    victim_sex: NDArray[np.str_]
-    victim_ethnicity: NDArray[np.str_]
+    victim_sex: pd.Categorical[str]
+    victim_ethnicity: pd.Categorical[str]
     victim_birth: Float
     victim_deprivation: Int
 
     @property
     def n_perp(self) -> int:
         return int(self.danger.shape[0])
+
+    def victim_group(self, attribute: str) -> NDArray[np.object_]:
+        """Each victim's group for a bias knob's ``attribute``."""
+        if attribute == "deprivation_quintile":
+            return ((self.victim_deprivation - 1) // 2 + 1).astype(str).astype(object)
+        column = {"ethnicity": self.victim_ethnicity, "sex": self.victim_sex}[attribute]
+        return np.asarray(column, dtype=object)
 
 
 def _sigmoid(x: Float) -> Float:
@@ -167,8 +176,8 @@ def draw_population(rng: np.random.Generator, n_primary: int, horizon: float) ->
         rho=np.concatenate([rho, np.zeros(n_second)]),
         arrival=np.concatenate([arrival, second_start]),
         career_end=np.concatenate([career_end, second_start]),
-        perp_sex=perp_sex,
-        perp_ethnicity=perp_eth,
+        perp_sex=pd.Categorical(perp_sex, categories=SEXES),
+        perp_ethnicity=pd.Categorical(perp_eth, categories=ETHNICITIES),
         perp_birth=perp_birth,
         dyad_perp=perp.astype(np.int64),
         dyad_victim=victim.astype(np.int64),
@@ -176,8 +185,8 @@ def draw_population(rng: np.random.Generator, n_primary: int, horizon: float) ->
         dyad_kind=kind.astype(np.int64),
         dyad_children=children,
         dyad_start_state=start_state,
-        victim_sex=victim_sex,
-        victim_ethnicity=victim_eth,
+        victim_sex=pd.Categorical(victim_sex, categories=SEXES),
+        victim_ethnicity=pd.Categorical(victim_eth, categories=ETHNICITIES),
         victim_birth=victim_birth,
         victim_deprivation=deprivation.astype(np.int64),
     )

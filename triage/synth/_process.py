@@ -12,12 +12,24 @@ state now is exact: ``expm((Q - diag(kappa)) * T)`` (see ``_truth.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ACTIVE", "CALM", "CRISIS", "ENDED", "N_STATES", "DyadRates", "dyad_rates", "simulate"]
+__all__ = [
+    "ACTIVE",
+    "CALM",
+    "CRISIS",
+    "ENDED",
+    "N_STATES",
+    "DyadRates",
+    "dyad_rates",
+    "serious_prob",
+    "simulate",
+    "simulate_in_chunks",
+]
 
 Float = NDArray[np.float64]
 Int = NDArray[np.int64]
@@ -29,18 +41,63 @@ SEPARATED = np.array([0, 0, 0, 1, 1, 1, 0], dtype=bool)
 LEVEL = np.array([0, 1, 2, 0, 1, 2, -1])
 
 
+#: the chain's possible moves: TARGETS[state, k] is where move k leads (-1: none)
+TARGETS = np.array(
+    [
+        [1, 6, 3, -1],  # calm together: escalate, end, separate
+        [2, 0, 6, 4],  # active together: crisis, calm down, end, separate
+        [1, 6, 5, -1],  # crisis together: subside, end, separate
+        [4, 6, -1, -1],  # calm separated: escalate, end
+        [5, 3, 6, -1],  # active separated: crisis, calm down, end
+        [4, 6, -1, -1],  # crisis separated: subside, end
+        [-1, -1, -1, -1],  # ended
+    ]
+)
+
+
 @dataclass(frozen=True)
 class DyadRates:
-    """Per-dyad generator ``q`` (n, 7, 7; rows sum to zero), incident rate ``lam``
-    (n, 7) and chance an incident is a serious type ``p_serious`` (n, 7)."""
+    """Per-dyad move rates ``out_rate`` (n, 7, 4; see ``TARGETS``), incident rate
+    ``lam`` (n, 7) and chance an incident is a serious type ``p_serious`` (n, 7).
+    Kept compact so a million relationships fit in memory; ``generator()`` builds the
+    full (n, 7, 7) matrices where the truth needs them."""
 
-    q: Float
+    out_rate: Float
     lam: Float
     p_serious: Float
 
+    def generator(self) -> Float:
+        """The chains' generator matrices Q (rows sum to zero)."""
+        n = self.out_rate.shape[0]
+        q = np.zeros((n, N_STATES, N_STATES))
+        for state in range(N_STATES):
+            for k, target in enumerate(TARGETS[state]):
+                if target >= 0:
+                    q[:, state, target] += self.out_rate[:, state, k]
+        idx = np.arange(N_STATES)
+        q[:, idx, idx] = -q.sum(axis=2)
+        return q
 
-def _sigmoid(x: Float) -> Float:
-    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float64)
+
+_LEVEL_TERM = np.array([0.0, 0.4, 0.9, 0.0, 0.5, 1.1, 0.0])
+
+
+def serious_prob(danger: Float, strangler: Float, substance: Float, state: Int | int) -> Float:
+    """Chance that an incident in ``state`` is of a serious type. Not additive: after
+    separation, and with a strangulation habit, danger counts for more."""
+    dp = np.maximum(danger, 0.0)
+    sep = SEPARATED[state].astype(np.float64)
+    logit = (
+        -4.5
+        + _LEVEL_TERM[state]
+        + 0.45 * danger
+        + 1.1 * strangler
+        + 0.25 * substance
+        + 0.6 * dp * sep
+        + 0.5 * strangler * dp
+    )
+    p = 1.0 / (1.0 + np.exp(-logit))
+    return np.asarray(np.where(np.asarray(state) == ENDED, 0.0, p), dtype=np.float64)
 
 
 def dyad_rates(
@@ -52,46 +109,33 @@ def dyad_rates(
     )
     n = d.shape[0]
     dp = np.maximum(d, 0.0)  # only dangerousness above the mean feeds separation effects
-    q = np.zeros((n, N_STATES, N_STATES))
-    # together
-    q[:, 0, 1] = 0.5 * np.exp(0.3 * d + 0.3 * u)
-    q[:, 1, 2] = 0.2 * np.exp(0.4 * d + 0.35 * u + 0.25 * c)
-    q[:, 1, 0] = 4.0
-    q[:, 2, 1] = 7.0
-    q[:, 0, 6] = 1.6 * np.exp(-0.3 * d)
-    q[:, 1, 6] = 0.6 * np.exp(-0.3 * d)
-    q[:, 2, 6] = 0.4
-    # separation, partners only, keeps the level
-    for lvl, rate in ((0, 0.3), (1, 0.55), (2, 0.8)):
-        q[:, lvl, lvl + 3] = rate * p
+    r = np.zeros((n, N_STATES, TARGETS.shape[1]))
+    # together: escalate, calm down, end, separate (partners only, keeping the level)
+    r[:, 0, 0] = 0.5 * np.exp(0.3 * d + 0.3 * u)
+    r[:, 0, 1] = 1.6 * np.exp(-0.3 * d)
+    r[:, 0, 2] = 0.3 * p
+    r[:, 1, 0] = 0.2 * np.exp(0.4 * d + 0.35 * u + 0.25 * c)
+    r[:, 1, 1] = 4.0
+    r[:, 1, 2] = 0.6 * np.exp(-0.3 * d)
+    r[:, 1, 3] = 0.55 * p
+    r[:, 2, 0] = 7.0
+    r[:, 2, 1] = 0.4
+    r[:, 2, 2] = 0.8 * p
     # after separation: a dangerous perpetrator escalates, others drift away
-    q[:, 3, 4] = 0.5 * np.exp(0.5 * dp) * (1.0 + 0.6 * c)
-    q[:, 4, 5] = 0.3 * np.exp(0.6 * dp + 0.3 * u)
-    q[:, 4, 3] = 4.0
-    q[:, 5, 4] = 6.0
-    q[:, 3, 6] = 2.6 * np.exp(-0.3 * dp) * (1.0 - 0.35 * c)
-    q[:, 4, 6] = 0.9 * np.exp(-0.4 * dp)
-    q[:, 5, 6] = 0.5
-    idx = np.arange(N_STATES)
-    q[:, idx, idx] = 0.0
-    q[:, idx, idx] = -q.sum(axis=2)
+    r[:, 3, 0] = 0.5 * np.exp(0.5 * dp) * (1.0 + 0.6 * c)
+    r[:, 3, 1] = 2.6 * np.exp(-0.3 * dp) * (1.0 - 0.35 * c)
+    r[:, 4, 0] = 0.3 * np.exp(0.6 * dp + 0.3 * u)
+    r[:, 4, 1] = 4.0
+    r[:, 4, 2] = 0.9 * np.exp(-0.4 * dp)
+    r[:, 5, 0] = 6.0
+    r[:, 5, 1] = 0.5
 
     level_rate = np.array([0.2, 2.6, 5.0, 0.25, 2.8, 5.0, 0.0])
     lam = level_rate[None, :] * np.exp(0.25 * u + 0.1 * d)[:, None]
     lam[:, ENDED] = 0.0
 
-    level_term = np.array([0.0, 0.4, 0.9, 0.0, 0.5, 1.1, 0.0])
-    sep = SEPARATED.astype(np.float64)
-    logit = (
-        -4.5
-        + level_term[None, :]
-        + (0.45 * d + 1.1 * s + 0.25 * u)[:, None]
-        + (0.6 * dp)[:, None] * sep[None, :]
-        + (0.5 * s * dp)[:, None]
-    )
-    p_serious = _sigmoid(logit)
-    p_serious[:, ENDED] = 0.0
-    return DyadRates(q=q, lam=lam, p_serious=p_serious)
+    p_serious = np.stack([serious_prob(d, s, u, state) for state in range(N_STATES)], axis=1)
+    return DyadRates(out_rate=r, lam=lam, p_serious=p_serious)
 
 
 @dataclass(frozen=True)
@@ -112,10 +156,6 @@ def simulate(
     rates: DyadRates, start: Float, start_state: Int, horizon: float, rng: np.random.Generator
 ) -> Paths:
     """Vectorised Gillespie simulation of every dyad from its start until ``horizon``."""
-    exit_rate = -np.einsum("nii->ni", rates.q) + rates.lam  # (n, 7)
-    # cumulative jump probabilities for each state's row (incident first, then states)
-    cum = np.concatenate([rates.lam[:, :, None], np.clip(rates.q, 0.0, None)], axis=2)
-    cum = np.cumsum(cum, axis=2)
     t = start.astype(np.float64).copy()
     state = start_state.astype(np.int64).copy()
     alive = np.flatnonzero((t < horizon) & (state != ENDED))
@@ -127,35 +167,75 @@ def simulate(
     jp_s: list[Int] = []
     while alive.size:
         s = state[alive]
-        total = exit_rate[alive, s]
+        # cumulative rates of [incident, move 0, move 1, ...] from the current state
+        row = np.cumsum(
+            np.concatenate([rates.lam[alive, s][:, None], rates.out_rate[alive, s]], axis=1),
+            axis=1,
+        )
+        total = row[:, -1]
         t_new = t[alive] + rng.exponential(1.0, alive.size) / total
         u = rng.random(alive.size) * total
         keep = t_new < horizon
-        alive, s, t_new, u = alive[keep], s[keep], t_new[keep], u[keep]
-        row = cum[alive, s]  # (k, 8)
-        choice = (u[:, None] >= row).sum(axis=1)  # 0 = incident, j+1 = move to state j
-        choice = np.minimum(choice, N_STATES)
+        alive, s, t_new, u, row = alive[keep], s[keep], t_new[keep], u[keep], row[keep]
+        choice = (u[:, None] >= row).sum(axis=1)  # 0 = an incident, k + 1 = move k
         t[alive] = t_new
         is_event = choice == 0
         ev_d.append(alive[is_event])
         ev_t.append(t_new[is_event])
         ev_s.append(s[is_event])
         mv = ~is_event
-        new_state = choice[mv] - 1
+        new_state = TARGETS[s[mv], choice[mv] - 1]
         jp_d.append(alive[mv])
         jp_t.append(t_new[mv])
         jp_s.append(new_state)
         state[alive[mv]] = new_state
         alive = alive[state[alive] != ENDED]
-    jd, jt, js = (np.concatenate(x) if x else np.empty(0) for x in (jp_d, jp_t, jp_s))
+    jd, jt, js = (
+        np.concatenate(x)
+        for x in (
+            jp_d or [np.empty(0, np.int64)],
+            jp_t or [np.empty(0)],
+            jp_s or [np.empty(0, np.int64)],
+        )
+    )
     order = np.lexsort((jt, jd))
     return Paths(
-        event_dyad=np.concatenate(ev_d).astype(np.int64) if ev_d else np.empty(0, np.int64),
-        event_time=np.concatenate(ev_t) if ev_t else np.empty(0),
-        event_state=np.concatenate(ev_s).astype(np.int64) if ev_s else np.empty(0, np.int64),
+        event_dyad=np.concatenate(ev_d or [np.empty(0, np.int64)]).astype(np.int64),
+        event_time=np.concatenate(ev_t or [np.empty(0)]),
+        event_state=np.concatenate(ev_s or [np.empty(0, np.int64)]).astype(np.int64),
         jump_dyad=jd[order].astype(np.int64),
         jump_time=jt[order].astype(np.float64),
         jump_state=js[order].astype(np.int64),
+    )
+
+
+SIM_CHUNK = 200_000
+
+
+def simulate_in_chunks(
+    traits: Callable[[slice], DyadRates],
+    start: Float,
+    start_state: Int,
+    horizon: float,
+    rng: np.random.Generator,
+) -> Paths:
+    """``simulate`` over fixed-size blocks of dyads, building each block's rates only
+    while it runs, so memory stays flat however large the county. The block size is
+    fixed, so a seed gives the same world on any machine."""
+    parts = []
+    for lo in range(0, start.shape[0], SIM_CHUNK):
+        block = slice(lo, min(lo + SIM_CHUNK, start.shape[0]))
+        part = simulate(traits(block), start[block], start_state[block], horizon, rng)
+        parts.append((lo, part))
+    if not parts:
+        return simulate(traits(slice(0, 0)), start, start_state, horizon, rng)
+    return Paths(
+        event_dyad=np.concatenate([p.event_dyad + lo for lo, p in parts]),
+        event_time=np.concatenate([p.event_time for _, p in parts]),
+        event_state=np.concatenate([p.event_state for _, p in parts]),
+        jump_dyad=np.concatenate([p.jump_dyad + lo for lo, p in parts]),
+        jump_time=np.concatenate([p.jump_time for _, p in parts]),
+        jump_state=np.concatenate([p.jump_state for _, p in parts]),
     )
 
 

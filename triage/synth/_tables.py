@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,6 @@ from triage.synth import _marks as marks
 from triage.synth._config import SynthConfig
 from triage.synth._population import KIND_FAMILY, KIND_PARTNER, Population
 from triage.synth._process import CRISIS, SEPARATED
-
-if TYPE_CHECKING:
-    from triage.synth._world import _DyadView
 
 __all__ = ["RecordIndex", "build_tables"]
 
@@ -125,14 +122,9 @@ def _flags(
 
 def _grade_shift(cfg: SynthConfig, pop: Population, victim: Int) -> Float:
     shift = np.zeros(victim.size)
-    quintile = ((pop.victim_deprivation - 1) // 2 + 1).astype(str)
-    groups = {
-        "ethnicity": pop.victim_ethnicity,
-        "deprivation_quintile": quintile,
-        "sex": pop.victim_sex,
-    }
     for bias in cfg.grading_bias:
-        shift += np.where(groups[bias.attribute][victim] == bias.group, bias.shift, 0.0)
+        groups = pop.victim_group(bias.attribute)[victim]
+        shift += np.where(groups == bias.group, bias.shift, 0.0)
     return shift
 
 
@@ -191,7 +183,6 @@ def _stamp(origin: pd.Timestamp, seconds: Float) -> pd.DatetimeIndex:
 def build_tables(
     cfg: SynthConfig,
     pop: Population,
-    view: _DyadView,
     rng: np.random.Generator,
     dyad: Int,
     state: Int,
@@ -233,12 +224,11 @@ def build_tables(
     types = _breaches(rng, types, perp, rep_s, orders)
 
     # pseudonymous ids in order of first appearance: victims and perpetrators share a namespace
-    people_key = np.concatenate([victim * 2, perp * 2 + 1])
-    _, first = np.unique(people_key, return_index=True)
-    uniq = people_key[np.sort(first)]
-    pid = {int(k): f"P{i + 1:07d}" for i, k in enumerate(uniq)}
-    victim_id = np.array([pid[int(k)] for k in victim * 2], dtype=object)
-    perp_id = np.array([pid[int(k)] for k in perp * 2 + 1], dtype=object)
+    # pseudonymous ids in order of first appearance; victims and perpetrators share one
+    # namespace (key 2i for victim i, 2j + 1 for perpetrator j)
+    people = _PersonIds(np.concatenate([victim * 2, perp[perp_recorded] * 2 + 1]))
+    victim_id = people.ids_of(victim * 2)
+    perp_id = people.ids_of(perp * 2 + 1)
     perp_id[~perp_recorded] = None
 
     kind = pop.dyad_kind[dyad]
@@ -266,10 +256,10 @@ def build_tables(
         data[q] = pd.arrays.BooleanArray(col == 1, mask=col < 0)
     data["deprivation_decile"] = deprivation
     incidents = pd.DataFrame(data)
-    people = _people(cfg, pop, origin, uniq, pid, rng)
+    people_df = _people(pop, origin, people, rng)
     orders_df = pd.DataFrame(
         {
-            "person_id": pd.array([pid[int(p) * 2 + 1] for p in orders["perp"]], dtype="string"),
+            "person_id": pd.array(people.ids_of(orders["perp"].to_numpy() * 2 + 1), dtype="string"),
             "order_type": pd.Categorical(orders["order_type"], categories=ORDER_TYPES),
             "start_at": _stamp(origin, orders["start_s"].to_numpy()),
             "end_at": _stamp(origin, orders["end_s"].to_numpy()),
@@ -281,7 +271,7 @@ def build_tables(
         .sort_values(["start_at", "person_id"])
         .reset_index(drop=True)
     )
-    extract = Extract(incidents=incidents, people=people, orders=orders_df)
+    extract = Extract(incidents=incidents, people=people_df, orders=orders_df)
     return extract, RecordIndex(dyad=dyad, reported_years=rep_t, perp_recorded=perp_recorded)
 
 
@@ -291,36 +281,37 @@ def _harm_order() -> list[str]:
     return load_harm_weights().names
 
 
+class _PersonIds:
+    """Ids ``P0000001``... for person keys, numbered by first appearance."""
+
+    def __init__(self, keys_in_order: Int) -> None:
+        self.sorted_keys, first = np.unique(keys_in_order, return_index=True)
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(first.size)
+        self.ids = np.array([f"P{r + 1:07d}" for r in rank], dtype=object)
+        self.keys = self.sorted_keys[np.argsort(first)]  # in order of appearance
+
+    def ids_of(self, keys: Int) -> NDArray[np.object_]:
+        return self.ids[np.searchsorted(self.sorted_keys, keys)].copy()
+
+
 def _people(
-    cfg: SynthConfig,
-    pop: Population,
-    origin: pd.Timestamp,
-    keys: Int,
-    pid: dict[int, str],
-    rng: np.random.Generator,
+    pop: Population, origin: pd.Timestamp, ids: _PersonIds, rng: np.random.Generator
 ) -> pd.DataFrame:
+    keys = ids.keys
     is_perp = keys % 2 == 1
     idx = keys // 2
-    sex = np.where(
-        is_perp, pop.perp_sex[np.where(is_perp, idx, 0)], pop.victim_sex[np.where(is_perp, 0, idx)]
-    )
-    eth = np.where(
-        is_perp,
-        pop.perp_ethnicity[np.where(is_perp, idx, 0)],
-        pop.victim_ethnicity[np.where(is_perp, 0, idx)],
-    )
-    birth = np.where(
-        is_perp,
-        pop.perp_birth[np.where(is_perp, idx, 0)],
-        pop.victim_birth[np.where(is_perp, 0, idx)],
-    )
+    vi, pi = np.where(is_perp, 0, idx), np.where(is_perp, idx, 0)
+    sex = np.where(is_perp, pop.perp_sex[pi], pop.victim_sex[vi])
+    eth = np.where(is_perp, pop.perp_ethnicity[pi], pop.victim_ethnicity[vi])
+    birth = np.where(is_perp, pop.perp_birth[pi], pop.victim_birth[vi])
     year = origin.year + np.floor(birth + (origin.dayofyear - 1) / 365.25).astype(np.int64)
     birth_year = pd.array(year, dtype="Int64")
     birth_year[rng.random(keys.size) < 0.02] = pd.NA
     sex = np.where(rng.random(keys.size) < 0.01, "unknown", sex)
     return pd.DataFrame(
         {
-            "person_id": pd.array([pid[int(k)] for k in keys], dtype="string"),
+            "person_id": pd.array(ids.ids_of(keys), dtype="string"),
             "sex": pd.Categorical(sex, categories=SEXES),
             "birth_year": birth_year,
             "ethnicity": pd.Categorical(eth, categories=ETHNICITIES),

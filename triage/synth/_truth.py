@@ -87,7 +87,7 @@ def future_dyads_no_serious(
     """
     k = profile_weight.shape[0]
     step = horizon_years / GRID_STEPS
-    m = profiles_rates.q - profile_kappa[:, :, None] * np.eye(N_STATES)[None, :, :]
+    m = profiles_rates.generator() - profile_kappa[:, :, None] * np.eye(N_STATES)[None, :, :]
     e_step = expm_batched(m * step)
     start = np.zeros(N_STATES)
     for state, prob in spec.start_state_probs:

@@ -21,7 +21,15 @@ from triage.synth._population import (
     Population,
     draw_population,
 )
-from triage.synth._process import N_STATES, SEPARATED, DyadRates, Paths, dyad_rates, simulate
+from triage.synth._process import (
+    N_STATES,
+    SEPARATED,
+    DyadRates,
+    Paths,
+    dyad_rates,
+    serious_prob,
+    simulate_in_chunks,
+)
 from triage.synth._tables import build_tables
 from triage.synth._truth import (
     DAYS_PER_YEAR,
@@ -48,45 +56,53 @@ class World:
     config: SynthConfig
 
 
-def _victim_groups(pop: Population) -> dict[str, NDArray[np.str_]]:
-    quintile = ((pop.victim_deprivation - 1) // 2 + 1).astype(str)
-    return {
-        "ethnicity": pop.victim_ethnicity,
-        "deprivation_quintile": quintile,
-        "sex": pop.victim_sex,
-    }
+def _rates(pop: Population, rows: slice | NDArray[np.int64]) -> DyadRates:
+    dp = pop.dyad_perp[rows]
+    return dyad_rates(
+        pop.danger[dp],
+        pop.strangler[dp],
+        pop.substance[dp],
+        pop.dyad_children[rows],
+        (pop.dyad_kind[rows] == KIND_PARTNER).astype(np.float64),
+    )
+
+
+def _multipliers(pop: Population, cfg: SynthConfig) -> tuple[Float, Float]:
+    """Per dyad: factors on the chance that a serious / a non-serious incident is
+    recorded (the knobs, and fear)."""
+
+    def group_of(attribute: str) -> NDArray[np.object_]:
+        return pop.victim_group(attribute)[pop.dyad_victim]
+
+    n = pop.dyad_victim.size
+    m_ser = marks.recording_multiplier(cfg.recording_bias, group_of, n, serious=True)
+    # victims of dangerous perpetrators report less of the everyday abuse (fear,
+    # coercion), so the most dangerous histories look thinner than they are
+    fear = np.exp(-FEAR * np.maximum(pop.danger[pop.dyad_perp], 0.0))
+    m_non = marks.recording_multiplier(cfg.recording_bias, group_of, n, serious=False) * fear
+    return m_ser, m_non
 
 
 @dataclass(frozen=True)
 class _DyadView:
+    """Everything about each dyad that the truth and the arrival rate need."""
+
     rates: DyadRates
     r_serious: Float  # chance a serious incident of this dyad is recorded
     r_non: Float  # (n, 2): chance a non-serious one is, together / separated
     mult_serious: Float
-    mult_non: Float
 
 
 def _dyad_view(pop: Population, cfg: SynthConfig) -> _DyadView:
+    rates = _rates(pop, slice(None))
+    m_ser, m_non = _multipliers(pop, cfg)
+    female = pop.victim_sex[pop.dyad_victim] == "female"
     dp = pop.dyad_perp
-    rates = dyad_rates(
-        pop.danger[dp],
-        pop.strangler[dp],
-        pop.substance[dp],
-        pop.dyad_children,
-        (pop.dyad_kind == KIND_PARTNER).astype(np.float64),
-    )
-    groups = {k: v[pop.dyad_victim] for k, v in _victim_groups(pop).items()}
-    m_ser = marks.recording_multiplier(cfg.recording_bias, groups, serious=True)
-    # victims of dangerous perpetrators report less of the everyday abuse (fear,
-    # coercion), so the most dangerous histories look thinner than they are
-    fear = np.exp(-FEAR * np.maximum(pop.danger[dp], 0.0))
-    m_non = marks.recording_multiplier(cfg.recording_bias, groups, serious=False) * fear
-    female = groups["sex"] == "female"
     sw = marks.serious_weights(pop.danger[dp], pop.strangler[dp], female)
     n = dp.size
     r_ser, r_non_t = marks.record_probs(sw, np.zeros(n, bool), m_ser, m_non)
     _, r_non_s = marks.record_probs(sw, np.ones(n, bool), m_ser, m_non)
-    return _DyadView(rates, r_ser, np.stack([r_non_t, r_non_s], axis=1), m_ser, m_non)
+    return _DyadView(rates, r_ser, np.stack([r_non_t, r_non_s], axis=1), m_ser)
 
 
 def _kappas(view: _DyadView) -> tuple[Float, Float]:
@@ -102,10 +118,11 @@ def _arrival_rate(cfg: SynthConfig, rng: np.random.Generator) -> float:
     """Perpetrators arriving per year so that about ``incidents_per_year`` are recorded."""
     sample = 4000
     pop = draw_population(rng, sample, horizon=1e7)
-    view = _dyad_view(pop, cfg)
+    # the knobs change what is recorded, never who lives in the county
+    view = _dyad_view(pop, cfg.model_copy(update={"recording_bias": ()}))
     _, anything = _kappas(view)
     transient = N_STATES - 1
-    a = -view.rates.q[:, :transient, :transient]
+    a = -view.rates.generator()[:, :transient, :transient]
     start = np.zeros((pop.dyad_perp.size, transient))
     start[np.arange(start.shape[0]), pop.dyad_start_state] = 1.0
     # expected time in each state before the end: solve a^T x = start
@@ -120,7 +137,7 @@ def _truth_inputs(
     m = cfg.missing_perpetrator_rate
     year, quarter = 365.0 / DAYS_PER_YEAR, 90.0 / DAYS_PER_YEAR
     serious, anything = _kappas(view)
-    q = view.rates.q
+    q = view.rates.generator()
     # new relationships of each perpetrator: enumerate the victim profiles that change
     # the rates (sex, children) at their population mix; recording knobs use the mean.
     n_perp = pop.n_perp
@@ -180,9 +197,10 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     say("population")
     n_primary = round(_arrival_rate(cfg, streams[0]) * horizon)
     pop = draw_population(streams[1], n_primary, horizon)
-    view = _dyad_view(pop, cfg)
     say("hidden process")
-    paths = simulate(view.rates, pop.dyad_start, pop.dyad_start_state, horizon, streams[2])
+    paths = simulate_in_chunks(
+        lambda rows: _rates(pop, rows), pop.dyad_start, pop.dyad_start_state, horizon, streams[2]
+    )
 
     say("incidents")
     rng = streams[3]
@@ -190,13 +208,15 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     early = paths.event_time >= cfg.burn_in_years - 0.25
     e_d, e_s, e_t = paths.event_dyad[early], paths.event_state[early], paths.event_time[early]
     perp, victim = pop.dyad_perp[e_d], pop.dyad_victim[e_d]
-    serious = rng.random(e_d.size) < view.rates.p_serious[e_d, e_s]
+    serious = rng.random(e_d.size) < serious_prob(
+        pop.danger[perp], pop.strangler[perp], pop.substance[perp], e_s
+    )
+    mult_ser, mult_non = _multipliers(pop, cfg)
     female = pop.victim_sex[victim] == "female"
     sw = marks.serious_weights(pop.danger[perp], pop.strangler[perp], female)
     types = marks.draw_types(rng, serious, sw, SEPARATED[e_s])
-    reported = rng.random(e_d.size) < marks.report_prob_of(
-        types, view.mult_serious[e_d], view.mult_non[e_d]
-    )
+    reported = rng.random(e_d.size) < marks.report_prob_of(types, mult_ser[e_d], mult_non[e_d])
+    del mult_ser, mult_non
     slow = np.isin(
         types,
         [
@@ -222,7 +242,6 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     tables, inc = build_tables(
         cfg,
         pop,
-        view,
         streams[4],
         e_d[keep],
         e_s[keep],
@@ -234,6 +253,7 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     truth = None
     if cfg.truth:
         say("ground truth")
+        view = _dyad_view(pop, cfg)
         tin = _truth_inputs(pop, view, paths, cfg, pop.dyad_perp[inc.dyad])
         p_ser, p_rep = label_probabilities(tin, inc.dyad, inc.reported_years, inc.perp_recorded)
         truth = pd.DataFrame(
