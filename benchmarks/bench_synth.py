@@ -46,11 +46,12 @@ def main() -> None:
     print(f"people / orders     : {len(world.extract.people):,} / {orders:,}")
     for (name, t0), (_, t1) in zip(stages, [*stages[1:], ("end", wall)], strict=True):
         print(f"  stage {name:<15} {t1 - t0:7.1f} s")
+    t_ratio, m_ratio = wall / TARGET_SECONDS, peak_gb / TARGET_GB
     print(
-        f"wall time           : {wall:.1f} s  (target {TARGET_SECONDS:.0f} s, ratio {wall / TARGET_SECONDS:.2f})"
+        f"wall time           : {wall:.1f} s  (target {TARGET_SECONDS:.0f} s, ratio {t_ratio:.2f})"
     )
     print(
-        f"peak memory (RSS)   : {peak_gb:.2f} GB  (target {TARGET_GB:.0f} GB, ratio {peak_gb / TARGET_GB:.2f})"
+        f"peak memory (RSS)   : {peak_gb:.2f} GB  (target {TARGET_GB:.0f} GB, ratio {m_ratio:.2f})"
     )
     print(f"incidents per second: {n / wall:,.0f}")
 
