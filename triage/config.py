@@ -1,0 +1,243 @@
+"""Pydantic models of the YAML specs: what a feature set computes
+(``features/*.yaml``) and what a model predicts and how it is validated
+(``models/*.yaml``).
+
+Everything that changes a result lives in a spec, and every spec has a
+``fingerprint`` (sha256 of its canonical JSON) so a built artifact can name the exact
+spec it came from. Specs forbid unknown keys: a typo is an error, not a silent
+default. New sections (the model's parameters, calibration, runtime settings) are
+added as new fields beside the existing ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from triage.exceptions import ConfigError
+from triage.paths import spec_path
+
+__all__ = [
+    "AGGREGATES",
+    "ENTITIES",
+    "INCIDENT_ATTRIBUTES",
+    "POINT_AGGREGATES",
+    "PROTECTED_ATTRIBUTES",
+    "WINDOWED_AGGREGATES",
+    "AggregateGroup",
+    "FeatureSetSpec",
+    "LabelSpec",
+    "ModelSpec",
+    "SplitSpec",
+    "load_feature_spec",
+    "load_model_spec",
+]
+
+DEFAULT_FEATURE_SPEC = "features/default.yaml"
+DEFAULT_MODEL_SPEC = "models/escalation.yaml"
+
+Entity = Literal["victim", "perpetrator", "pair"]
+Window = Annotated[int, Field(gt=0, le=36_500)] | Literal["all"]
+WindowedAggregate = Literal[
+    "count",
+    "crimes",
+    "serious",
+    "injury",
+    "strangulation",
+    "weapon",
+    "stalking_harassment",
+    "breaches",
+    "harm_sum",
+    "harm_max",
+    "harm_trend",
+    "distinct_victims",
+    "distinct_perpetrators",
+    "dash_high",
+    "dash_highest_grade",
+    "orders",
+]
+PointAggregate = Literal[
+    "days_since_last",
+    "days_since_last_serious",
+    "dash_last_grade",
+    "dash_last_ticks",
+    "order_active",
+]
+Aggregate = WindowedAggregate | PointAggregate
+IncidentAttribute = Literal[
+    "incident_type",
+    "harm_weight",
+    "flags",
+    "relationship",
+    "dash_grade",
+    "dash_ticks",
+    "dash_answers",
+    "ages",
+    "perpetrator_known",
+]
+ProtectedAttribute = Literal[
+    "victim_sex",
+    "perpetrator_sex",
+    "victim_ethnicity",
+    "perpetrator_ethnicity",
+    "deprivation_decile",
+]
+
+ENTITIES: tuple[str, ...] = get_args(Entity)
+WINDOWED_AGGREGATES: tuple[str, ...] = get_args(WindowedAggregate)
+POINT_AGGREGATES: tuple[str, ...] = get_args(PointAggregate)
+AGGREGATES: tuple[str, ...] = WINDOWED_AGGREGATES + POINT_AGGREGATES
+INCIDENT_ATTRIBUTES: tuple[str, ...] = get_args(IncidentAttribute)
+PROTECTED_ATTRIBUTES: tuple[str, ...] = get_args(ProtectedAttribute)
+
+#: aggregates that only make sense for some entities
+_ONLY_FOR: dict[str, frozenset[str]] = {
+    "distinct_victims": frozenset({"perpetrator"}),
+    "distinct_perpetrators": frozenset({"victim"}),
+    "orders": frozenset({"victim", "perpetrator"}),
+    "order_active": frozenset({"victim", "perpetrator"}),
+}
+#: windowed aggregates that need a finite window
+_FINITE_ONLY = frozenset({"harm_trend"})
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON form: equal specs, equal fingerprints."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+class AggregateGroup(_Spec):
+    """One collate-style block: every entity × every window × every aggregate.
+
+    Point aggregates (``days_since_last`` …) describe the latest record and take no
+    ``windows``; windowed aggregates need them (``all`` = all recorded history).
+    """
+
+    entities: tuple[Entity, ...] = Field(min_length=1)
+    windows: tuple[Window, ...] | None = None
+    aggregates: tuple[Aggregate, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _combinations_make_sense(self) -> AggregateGroup:
+        windowed = [a for a in self.aggregates if a in WINDOWED_AGGREGATES]
+        point = [a for a in self.aggregates if a in POINT_AGGREGATES]
+        if windowed and point:
+            raise ValueError(
+                f"mixes windowed {windowed} and point {point} aggregates: "
+                "put point aggregates (no windows) in a group of their own"
+            )
+        if windowed and not self.windows:
+            raise ValueError(f"windowed aggregates {windowed} need `windows`")
+        if point and self.windows:
+            raise ValueError(f"point aggregates {point} take no `windows`")
+        for agg in self.aggregates:
+            allowed = _ONLY_FOR.get(agg)
+            if allowed is not None and not set(self.entities) <= allowed:
+                raise ValueError(f"aggregate {agg!r} applies only to {sorted(allowed)}")
+            if agg in _FINITE_ONLY and "all" in (self.windows or ()):
+                raise ValueError(f"aggregate {agg!r} needs finite windows, not 'all'")
+        return self
+
+
+class FeatureSetSpec(_Spec):
+    """A feature set: history aggregates, the incident's own attributes, and which
+    protected attributes (audit-only by default) are opted in as features."""
+
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    history: tuple[AggregateGroup, ...] = ()
+    incident: tuple[IncidentAttribute, ...] = INCIDENT_ATTRIBUTES  # type: ignore[assignment]
+    protected_as_features: tuple[ProtectedAttribute, ...] = ()
+
+
+class LabelSpec(_Spec):
+    """An escalation label (DESIGN §4): does a qualifying incident involving the same
+    people follow within ``window_days``?
+
+    ``match`` lists who counts as the same (any one suffices); ``types`` is
+    ``serious`` (the harm table's serious types), ``any``, or explicit type names.
+    """
+
+    name: str = Field(pattern=_NAME)
+    window_days: int = Field(gt=0, le=36_500)
+    match: tuple[Entity, ...] = Field(min_length=1)
+    types: Literal["serious", "any"] | tuple[str, ...] = "any"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _types_not_empty(self) -> LabelSpec:
+        if isinstance(self.types, tuple) and not self.types:
+            raise ValueError("`types` needs at least one incident type")
+        return self
+
+
+class SplitSpec(_Spec):
+    """Temporal validation (DESIGN §6); see :mod:`triage.temporal`."""
+
+    n_splits: int = Field(default=3, ge=1)
+    step_days: int = Field(default=182, gt=0)
+    test_span_days: int = Field(default=182, gt=0)
+
+
+class ModelSpec(_Spec):
+    """A model spec: the labels it knows, the one it predicts, and its validation."""
+
+    label: str = Field(pattern=_NAME)
+    labels: tuple[LabelSpec, ...] = Field(min_length=1)
+    splits: SplitSpec = SplitSpec()
+
+    @model_validator(mode="after")
+    def _label_is_defined(self) -> ModelSpec:
+        names = [lab.name for lab in self.labels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"label names must be unique, got {names}")
+        if self.label not in names:
+            raise ValueError(f"label {self.label!r} is not among the defined labels {names}")
+        return self
+
+    @property
+    def target(self) -> LabelSpec:
+        """The label this model predicts."""
+        return next(lab for lab in self.labels if lab.name == self.label)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _load_yaml_model(path: str | Path | None, default: str, model: type[_M], what: str) -> _M:
+    file = Path(path) if path is not None else spec_path(default)
+    try:
+        raw_text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {file}: {exc.strerror}") from None
+    try:
+        raw: Any = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{file}: invalid {what}: {details}") from None
+
+
+def load_feature_spec(path: str | Path | None = None) -> FeatureSetSpec:
+    """Load a feature-set spec (default: the shipped ``features/default.yaml``)."""
+    return _load_yaml_model(path, DEFAULT_FEATURE_SPEC, FeatureSetSpec, "feature spec")
+
+
+def load_model_spec(path: str | Path | None = None) -> ModelSpec:
+    """Load a model spec (default: the shipped ``models/escalation.yaml``)."""
+    return _load_yaml_model(path, DEFAULT_MODEL_SPEC, ModelSpec, "model spec")
