@@ -159,7 +159,7 @@ def synth(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace tables already in --out.")] = False,
 ) -> None:
-    """Synthesise a county's domestic-abuse extract with known ground truth (DESIGN §9).
+    """Synthesise a county's domestic-abuse extract with known ground truth.
 
     Writes incidents, people and orders as the data contract says, plus a separate
     truth table (the exact probability of each label given the hidden state), then
