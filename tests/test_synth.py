@@ -104,6 +104,8 @@ def test_batched_matrix_exponential_matches_scipy() -> None:
         (rng.random(n) < 0.3).astype(float),
         (rng.random(n) < 0.5).astype(float),
         np.ones(n),
+        rng.random(n),
+        rng.normal(size=n),
     )
     m = rates.generator() - np.eye(N_STATES) * (rates.lam * rates.p_serious)[:, :, None]
     for horizon in (90 / 365.25, 1.0, 3.0):
@@ -114,7 +116,9 @@ def test_batched_matrix_exponential_matches_scipy() -> None:
 def test_state_lookup_replays_the_simulated_path() -> None:
     rng = np.random.default_rng(5)
     n = 50
-    rates = dyad_rates(rng.normal(size=n), np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n))
+    rates = dyad_rates(
+        rng.normal(size=n), *(np.zeros(n),) * 3, np.ones(n), np.zeros(n), np.zeros(n)
+    )
     start = np.zeros(n)
     start_state = np.ones(n, dtype=np.int64)
     paths = simulate(rates, start, start_state, 5.0, rng)

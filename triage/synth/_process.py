@@ -82,39 +82,63 @@ class DyadRates:
 _LEVEL_TERM = np.array([0.0, 0.4, 0.9, 0.0, 0.5, 1.1, 0.0])
 
 
-def serious_prob(danger: Float, strangler: Float, substance: Float, state: Int | int) -> Float:
+def severity_bonus(young: Float, frail: Float) -> Float:
+    """A relationship's own lift in the log-odds that an incident is serious: the
+    perpetrator's age (peaking in his twenties) and a frail victim (an elderly
+    parent abused by an adult child)."""
+    return np.asarray(3.4 * young - 1.2 + 1.5 * frail, dtype=np.float64)
+
+
+def youth(age: Float) -> Float:
+    """How close a perpetrator's age is to the peak of violent offending (1 at 24,
+    fading by the late thirties): risk is not monotone in age."""
+    return np.asarray(np.exp(-(((age - 24.0) / 6.0) ** 2)), dtype=np.float64)
+
+
+def serious_prob(
+    danger: Float, strangler: Float, substance: Float, bonus: Float, state: Int | int
+) -> Float:
     """Chance that an incident in ``state`` is of a serious type. Not additive: after
     separation, and with a strangulation habit, danger counts for more."""
     dp = np.maximum(danger, 0.0)
     sep = SEPARATED[state].astype(np.float64)
     logit = (
-        -4.5
+        -5.4
         + _LEVEL_TERM[state]
-        + 0.45 * danger
-        + 1.1 * strangler
-        + 0.25 * substance
-        + 0.6 * dp * sep
-        + 0.5 * strangler * dp
+        # while together, severity follows habits (strangulation, substances) more
+        # than danger; separation calms most relationships but is when the
+        # dangerous and the stranglers strike
+        + (1.0 - sep) * (0.3 * danger + 0.6 * strangler + 0.5 * substance)
+        + sep * (0.9 * dp + 1.2 * strangler - 0.6)
+        + 0.3 * strangler * dp
+        + bonus
     )
     p = 1.0 / (1.0 + np.exp(-logit))
     return np.asarray(np.where(np.asarray(state) == ENDED, 0.0, p), dtype=np.float64)
 
 
 def dyad_rates(
-    danger: Float, strangler: Float, substance: Float, children: Float, partner: Float
+    danger: Float,
+    strangler: Float,
+    substance: Float,
+    children: Float,
+    partner: Float,
+    young: Float,
+    bonus: Float,
 ) -> DyadRates:
     """Rates of the chain for dyads with these hidden traits (arrays of equal length)."""
-    d, s, u, c, p = (
-        np.asarray(a, dtype=np.float64) for a in (danger, strangler, substance, children, partner)
+    d, s, u, c, p, y = (
+        np.asarray(a, dtype=np.float64)
+        for a in (danger, strangler, substance, children, partner, young)
     )
     n = d.shape[0]
     dp = np.maximum(d, 0.0)  # only dangerousness above the mean feeds separation effects
     r = np.zeros((n, N_STATES, TARGETS.shape[1]))
     # together: escalate, calm down, end, separate (partners only, keeping the level)
-    r[:, 0, 0] = 0.5 * np.exp(0.3 * d + 0.3 * u)
+    r[:, 0, 0] = 0.5 * np.exp(0.3 * d + 0.3 * u + 0.6 * y)
     r[:, 0, 1] = 1.6 * np.exp(-0.3 * d)
     r[:, 0, 2] = 0.3 * p
-    r[:, 1, 0] = 0.2 * np.exp(0.4 * d + 0.35 * u + 0.25 * c)
+    r[:, 1, 0] = 0.2 * np.exp(0.4 * d + 0.35 * u + 0.25 * c + 0.6 * y)
     r[:, 1, 1] = 4.0
     r[:, 1, 2] = 0.6 * np.exp(-0.3 * d)
     r[:, 1, 3] = 0.55 * p
@@ -122,11 +146,11 @@ def dyad_rates(
     r[:, 2, 1] = 0.4
     r[:, 2, 2] = 0.8 * p
     # after separation: a dangerous perpetrator escalates, others drift away
-    r[:, 3, 0] = 0.5 * np.exp(0.5 * dp) * (1.0 + 0.6 * c)
-    r[:, 3, 1] = 2.6 * np.exp(-0.3 * dp) * (1.0 - 0.35 * c)
-    r[:, 4, 0] = 0.3 * np.exp(0.6 * dp + 0.3 * u)
+    r[:, 3, 0] = 0.35 * np.exp(1.0 * dp) * (1.0 + 0.6 * c)
+    r[:, 3, 1] = 3.0 * np.exp(-0.8 * dp) * (1.0 - 0.35 * c)
+    r[:, 4, 0] = 0.2 * np.exp(1.1 * dp + 0.3 * u + 0.5 * s)
     r[:, 4, 1] = 4.0
-    r[:, 4, 2] = 0.9 * np.exp(-0.4 * dp)
+    r[:, 4, 2] = 1.2 * np.exp(-0.6 * dp)
     r[:, 5, 0] = 6.0
     r[:, 5, 1] = 0.5
 
@@ -134,7 +158,9 @@ def dyad_rates(
     lam = level_rate[None, :] * np.exp(0.25 * u + 0.1 * d)[:, None]
     lam[:, ENDED] = 0.0
 
-    p_serious = np.stack([serious_prob(d, s, u, state) for state in range(N_STATES)], axis=1)
+    p_serious = np.stack(
+        [serious_prob(d, s, u, np.asarray(bonus), state) for state in range(N_STATES)], axis=1
+    )
     return DyadRates(out_rate=r, lam=lam, p_serious=p_serious)
 
 

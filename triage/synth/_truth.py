@@ -83,9 +83,9 @@ def future_dyads_no_serious(
 
     ``profiles_rates`` and ``profile_kappa`` hold ``n_perp * k`` rows: perpetrator ``i``'s
     ``k`` possible new-victim profiles at rows ``i*k .. i*k+k-1`` with weights
-    ``profile_weight`` (k,) summing to one.
+    ``profile_weight`` (n_perp, k), each row summing to one.
     """
-    k = profile_weight.shape[0]
+    k = profile_weight.shape[1]
     step = horizon_years / GRID_STEPS
     m = profiles_rates.generator() - profile_kappa[:, :, None] * np.eye(N_STATES)[None, :, :]
     e_step = expm_batched(m * step)
@@ -98,7 +98,7 @@ def future_dyads_no_serious(
     for j in range(1, GRID_STEPS + 1):
         v = (e_step @ v[:, :, None])[:, :, 0]
         h[j] = 1.0 - v @ start
-    h_perp = (h.reshape(GRID_STEPS + 1, n_perp, k) * profile_weight[None, None, :]).sum(axis=2)
+    h_perp = (h.reshape(GRID_STEPS + 1, n_perp, k) * profile_weight[None, :, :]).sum(axis=2)
     tau = np.linspace(0.0, horizon_years, GRID_STEPS + 1)
     decay = np.exp(-(horizon_years - tau) / spec.career_mean_years)
     integral = np.trapezoid(h_perp * decay[:, None], tau, axis=0)
@@ -134,7 +134,6 @@ class TruthInputs:
     no_serious_victim_side: Float  # (n_dyad, 7) over 365 days, any record counts
     no_serious_perp_side: Float  # (n_dyad, 7) over 365 days, perpetrator must be recorded
     no_repeat_pair: Float  # (n_dyad, 7) over 90 days, perpetrator must be recorded
-    future_no_serious: Float  # (n_perp,) new relationships, perpetrator recorded
     career_end: Float  # (n_perp,)
 
 
@@ -143,8 +142,10 @@ def label_probabilities(
     inc_dyad: NDArray[np.int64],
     inc_time: Float,
     perp_recorded: NDArray[np.bool_],
+    future_no_serious: Float,
 ) -> tuple[Float, Float]:
-    """(p_serious_harm_365d, p_any_repeat_90d) for incidents of dyads at times."""
+    """(p_serious_harm_365d, p_any_repeat_90d) for incidents of dyads at times;
+    ``future_no_serious`` is each incident's term for relationships not yet formed."""
     n = inc_dyad.size
     victim = t.dyad_victim[inc_dyad]
     perp = t.dyad_perp[inc_dyad]
@@ -168,8 +169,7 @@ def label_probabilities(
     st = state_at(t.paths, t.dyad_start_state, dy, inc_time[q])
     np.add.at(log_none, q, np.log(t.no_serious_perp_side[dy, st]))
 
-    career_on = perp_recorded & (t.career_end[perp] > inc_time)
-    log_none += np.where(career_on, np.log(t.future_no_serious[perp]), 0.0)
+    log_none += np.log(future_no_serious)
     p_serious = 1.0 - np.exp(log_none)
 
     own = state_at(t.paths, t.dyad_start_state, inc_dyad, inc_time)

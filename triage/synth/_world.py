@@ -16,6 +16,7 @@ from triage.synth._config import SynthConfig
 from triage.synth._dash import draw_dash
 from triage.synth._population import (
     CAREER_MEAN_YEARS,
+    KIND_FAMILY,
     KIND_PARTNER,
     NEW_DYAD_START,
     Population,
@@ -28,7 +29,9 @@ from triage.synth._process import (
     Paths,
     dyad_rates,
     serious_prob,
+    severity_bonus,
     simulate_in_chunks,
+    youth,
 )
 from triage.synth._tables import build_tables
 from triage.synth._truth import (
@@ -56,14 +59,24 @@ class World:
     config: SynthConfig
 
 
+def _frail(pop: Population, rows: slice | NDArray[np.int64]) -> Float:
+    """Elderly victims of a family member (age 65 or more when the abuse began)."""
+    age = pop.dyad_start[rows] - pop.victim_birth[pop.dyad_victim[rows]]
+    frail = (pop.dyad_kind[rows] == KIND_FAMILY) & (age >= 65.0)
+    return np.asarray(frail, dtype=np.float64)
+
+
 def _rates(pop: Population, rows: slice | NDArray[np.int64]) -> DyadRates:
     dp = pop.dyad_perp[rows]
+    young = youth(pop.dyad_start[rows] - pop.perp_birth[dp])
     return dyad_rates(
         pop.danger[dp],
         pop.strangler[dp],
         pop.substance[dp],
         pop.dyad_children[rows],
         (pop.dyad_kind[rows] == KIND_PARTNER).astype(np.float64),
+        young,
+        severity_bonus(young, _frail(pop, rows)),
     )
 
 
@@ -131,49 +144,11 @@ def _arrival_rate(cfg: SynthConfig, rng: np.random.Generator) -> float:
     return cfg.incidents_per_year / expected
 
 
-def _truth_inputs(
-    pop: Population, view: _DyadView, paths: Paths, cfg: SynthConfig, perps: NDArray[np.int64]
-) -> TruthInputs:
+def _truth_inputs(pop: Population, view: _DyadView, paths: Paths, cfg: SynthConfig) -> TruthInputs:
     m = cfg.missing_perpetrator_rate
     year, quarter = 365.0 / DAYS_PER_YEAR, 90.0 / DAYS_PER_YEAR
     serious, anything = _kappas(view)
     q = view.rates.generator()
-    # new relationships of each perpetrator: enumerate the victim profiles that change
-    # the rates (sex, children) at their population mix; recording knobs use the mean.
-    n_perp = pop.n_perp
-    serial = np.unique(perps[pop.rho[perps] > 0])  # only perpetrators in the records
-    prof_children = np.array([0.0, 1.0, 0.0, 1.0])
-    prof_female = np.array([True, True, False, False])
-    p_children = 0.45
-    p_female = 0.93
-    weight = np.array(
-        [
-            (1 - p_children) * p_female,
-            p_children * p_female,
-            (1 - p_children) * (1 - p_female),
-            p_children * (1 - p_female),
-        ]
-    )
-    k = weight.size
-    rep = np.repeat(serial, k)
-    rates = dyad_rates(
-        pop.danger[rep],
-        pop.strangler[rep],
-        pop.substance[rep],
-        np.tile(prof_children, serial.size),
-        np.ones(rep.size),
-    )
-    sw = marks.serious_weights(
-        pop.danger[rep], pop.strangler[rep], np.tile(prof_female, serial.size)
-    )
-    mean_mult = float(view.mult_serious.mean())
-    r_ser, _ = marks.record_probs(
-        sw, np.zeros(rep.size, bool), np.full(rep.size, mean_mult), np.ones(rep.size)
-    )
-    kappa_new = rates.lam * rates.p_serious * r_ser[:, None] * (1.0 - m)
-    spec = FutureDyads(pop.rho[serial], CAREER_MEAN_YEARS, NEW_DYAD_START)
-    future = np.ones(n_perp)
-    future[serial] = future_dyads_no_serious(rates, kappa_new, weight, serial.size, spec, year)
     return TruthInputs(
         dyad_perp=pop.dyad_perp,
         dyad_victim=pop.dyad_victim,
@@ -183,9 +158,57 @@ def _truth_inputs(
         no_serious_victim_side=no_event_prob(q, serious, year),
         no_serious_perp_side=no_event_prob(q, serious * (1.0 - m), year),
         no_repeat_pair=no_event_prob(q, anything * (1.0 - m), quarter),
-        future_no_serious=future,
         career_end=pop.career_end,
     )
+
+
+def _future_no_serious(
+    pop: Population, view: _DyadView, cfg: SynthConfig, perp: NDArray[np.int64], time: Float
+) -> Float:
+    """Per incident: the chance that relationships the perpetrator has not started yet
+    add no recorded serious incident within a year. New victims are enumerated over
+    the profiles that change the rates (sex, children) at their population mix; the
+    perpetrator's age is taken at the incident (it moves youth little within a year),
+    and recording knobs enter at their mean."""
+    out = np.ones(perp.size)
+    rows = np.flatnonzero((pop.rho[perp] > 0) & (pop.career_end[perp] > time))
+    if not rows.size:
+        return out
+    who = perp[rows]
+    p_female = np.where(np.asarray(pop.perp_sex[who]) == "male", 0.96, 0.15)
+    p_children = 0.45
+    children = np.array([0.0, 1.0, 0.0, 1.0])
+    female = np.array([True, True, False, False])
+    weight = np.stack(
+        [
+            (1 - p_children) * p_female,
+            p_children * p_female,
+            (1 - p_children) * (1 - p_female),
+            p_children * (1 - p_female),
+        ],
+        axis=1,
+    )
+    k = children.size
+    rep = np.repeat(who, k)
+    young = youth(np.repeat(time[rows] - pop.perp_birth[who], k))
+    rates = dyad_rates(
+        pop.danger[rep],
+        pop.strangler[rep],
+        pop.substance[rep],
+        np.tile(children, rows.size),
+        np.ones(rep.size),
+        young,
+        severity_bonus(young, np.zeros(rep.size)),
+    )
+    sw = marks.serious_weights(pop.danger[rep], pop.strangler[rep], np.tile(female, rows.size))
+    mean_mult = np.full(rep.size, float(view.mult_serious.mean()))
+    r_ser, _ = marks.record_probs(sw, np.zeros(rep.size, bool), mean_mult, np.ones(rep.size))
+    kappa_new = rates.lam * rates.p_serious * r_ser[:, None] * (1.0 - cfg.missing_perpetrator_rate)
+    spec = FutureDyads(pop.rho[who], CAREER_MEAN_YEARS, NEW_DYAD_START)
+    out[rows] = future_dyads_no_serious(
+        rates, kappa_new, weight, rows.size, spec, 365.0 / DAYS_PER_YEAR
+    )
+    return out
 
 
 def generate_world(config: SynthConfig | None = None, progress: Progress | None = None) -> World:
@@ -208,8 +231,9 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     early = paths.event_time >= cfg.burn_in_years - 0.25
     e_d, e_s, e_t = paths.event_dyad[early], paths.event_state[early], paths.event_time[early]
     perp, victim = pop.dyad_perp[e_d], pop.dyad_victim[e_d]
+    bonus = severity_bonus(youth(pop.dyad_start[e_d] - pop.perp_birth[perp]), _frail(pop, e_d))
     serious = rng.random(e_d.size) < serious_prob(
-        pop.danger[perp], pop.strangler[perp], pop.substance[perp], e_s
+        pop.danger[perp], pop.strangler[perp], pop.substance[perp], bonus, e_s
     )
     mult_ser, mult_non = _multipliers(pop, cfg)
     female = pop.victim_sex[victim] == "female"
@@ -254,8 +278,13 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     if cfg.truth:
         say("ground truth")
         view = _dyad_view(pop, cfg)
-        tin = _truth_inputs(pop, view, paths, cfg, pop.dyad_perp[inc.dyad])
-        p_ser, p_rep = label_probabilities(tin, inc.dyad, inc.reported_years, inc.perp_recorded)
+        tin = _truth_inputs(pop, view, paths, cfg)
+        inc_perp = pop.dyad_perp[inc.dyad]
+        future = _future_no_serious(pop, view, cfg, inc_perp, inc.reported_years)
+        future = np.where(inc.perp_recorded, future, 1.0)
+        p_ser, p_rep = label_probabilities(
+            tin, inc.dyad, inc.reported_years, inc.perp_recorded, future
+        )
         truth = pd.DataFrame(
             {
                 "incident_id": tables.incidents["incident_id"].to_numpy(),
