@@ -56,7 +56,9 @@ def test_features_command_writes_parquet_and_summarises(extract_dir: Path, tmp_p
 
 def test_labels_command_reports_rate_and_censoring(extract_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "labels.parquet"
-    result = RUNNER.invoke(app, ["labels", str(extract_dir), "--out", str(out), "--end", "2022-12-31"])
+    result = RUNNER.invoke(
+        app, ["labels", str(extract_dir), "--out", str(out), "--end", "2022-12-31"]
+    )
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)
     assert frame["serious_harm_365d"].dtype == "boolean"
@@ -65,14 +67,18 @@ def test_labels_command_reports_rate_and_censoring(extract_dir: Path, tmp_path: 
     assert "censored" in result.output
 
 
-def test_splits_command_prints_a_table_and_saves_a_timeline(extract_dir: Path, tmp_path: Path) -> None:
+def test_splits_command_prints_a_table_and_saves_a_timeline(
+    extract_dir: Path, tmp_path: Path
+) -> None:
     spec = tmp_path / "model.yaml"
     spec.write_text(
         "label: y\nlabels:\n  - {name: y, window_days: 90, match: [victim], types: any}\n"
         "splits: {n_splits: 2, step_days: 120, test_span_days: 120}\n"
     )
     png = tmp_path / "splits.png"
-    result = RUNNER.invoke(app, ["splits", str(extract_dir), "--spec", str(spec), "--png", str(png)])
+    result = RUNNER.invoke(
+        app, ["splits", str(extract_dir), "--spec", str(spec), "--png", str(png)]
+    )
     assert result.exit_code == 0, result.output
     assert "final" in result.output
     assert png.read_bytes()[:4] == b"\x89PNG"
@@ -92,6 +98,9 @@ def test_an_invalid_extract_stops_with_the_validation_report(tmp_path: Path) -> 
 def test_a_bad_spec_is_reported_not_raised(extract_dir: Path, tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text("name: x\nhistory: [{entities: [pair], aggregates: [order_active]}]\n")
-    result = RUNNER.invoke(app, ["features", str(extract_dir), "--spec", str(spec), "--out", str(tmp_path / "f.parquet")])
+    result = RUNNER.invoke(
+        app,
+        ["features", str(extract_dir), "--spec", str(spec), "--out", str(tmp_path / "f.parquet")],
+    )
     assert result.exit_code == 1
     assert "order_active" in result.output

@@ -20,9 +20,7 @@ HISTORY_INFOS = [f for f in catalogue(SPEC) if f.entity != "incident"]
 # Days chosen so that gaps of exactly 30, 45, 90, 182.5 and 365 days (window and
 # half-window edges) and ties at one instant all occur often.
 DAYS = [0, 0.5, 10, 30, 40, 45, 60, 90, 100, 120, 135, 182.5, 200, 365, 395, 400, 455, 547.5]
-SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 incident_rows = st.fixed_dictionaries(
     {
@@ -68,7 +66,7 @@ def _row(fm: FeatureMatrix, incident_id: str) -> pd.DataFrame:
 @SETTINGS
 @given(extract=extracts())
 def test_vectorised_history_features_equal_a_naive_loop(extract: Extract) -> None:
-    fm = build_features(extract, spec=SPEC)
+    fm = build_features(extract, spec=SPEC, harm_weights=HARM)
     expected = reference_history(extract, extract.incidents, HISTORY_INFOS)
     got = fm.X[[f.name for f in HISTORY_INFOS]].astype(float)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
@@ -82,7 +80,7 @@ def test_features_ignore_every_record_reported_at_or_after_the_incident(
     incidents = extract.incidents
     k = data.draw(st.integers(0, len(incidents) - 1), label="incident")
     target = incidents.iloc[k]
-    before = build_features(extract, spec=SPEC)
+    before = build_features(extract, spec=SPEC, harm_weights=HARM)
     future = (incidents["reported_at"] >= target["reported_at"]).to_numpy()
     future[k] = False
     changed = incidents.copy()
@@ -92,12 +90,14 @@ def test_features_ignore_every_record_reported_at_or_after_the_incident(
         changed.loc[j, "perpetrator_id"] = data.draw(st.sampled_from(["p1", "v1", None]))
         changed.loc[j, "dash_grade"] = data.draw(st.sampled_from(DASH_GRADES))
         changed.loc[j, "injury"] = data.draw(st.booleans())
-    deleted = np.array(data.draw(st.lists(st.booleans(), min_size=len(changed), max_size=len(changed))))
+    deleted = np.array(
+        data.draw(st.lists(st.booleans(), min_size=len(changed), max_size=len(changed)))
+    )
     kept = changed[~(future & deleted)].reset_index(drop=True)
     orders = extract.orders
     if orders is not None:
         orders = orders[orders["start_at"] < target["reported_at"]].reset_index(drop=True)
-    after = build_features(Extract(kept, extract.people, orders), spec=SPEC)
+    after = build_features(Extract(kept, extract.people, orders), spec=SPEC, harm_weights=HARM)
     pd.testing.assert_frame_equal(
         _row(after, target["incident_id"]), _row(before, target["incident_id"]), check_exact=True
     )
@@ -109,12 +109,12 @@ def test_online_features_equal_batch_features_bit_for_bit(
     extract: Extract, data: st.DataObject
 ) -> None:
     incidents = extract.incidents
-    batch = build_features(extract, spec=SPEC)
+    batch = build_features(extract, spec=SPEC, harm_weights=HARM)
     picked = data.draw(
         st.lists(st.integers(0, len(incidents) - 1), min_size=1, max_size=4, unique=True)
     )
     queries = incidents.iloc[picked]
-    online = build_features(extract, queries=queries, spec=SPEC, threads=1)
+    online = build_features(extract, queries=queries, spec=SPEC, threads=1, harm_weights=HARM)
     expected = batch.X.iloc[picked].reset_index(drop=True)
     pd.testing.assert_frame_equal(online.X, expected, check_exact=True)
     pd.testing.assert_frame_equal(online.audit, batch.audit.iloc[picked].reset_index(drop=True))
@@ -122,10 +122,14 @@ def test_online_features_equal_batch_features_bit_for_bit(
     # One new incident scored before it was stored: the history lacks it entirely,
     # and the query arrives as plain strings rather than normalised categories.
     k = picked[0]
-    without = Extract(incidents.drop(index=k).reset_index(drop=True), extract.people, extract.orders)
+    without = Extract(
+        incidents.drop(index=k).reset_index(drop=True), extract.people, extract.orders
+    )
     raw = incidents.iloc[[k]].astype(object)
-    alone = build_features(without, queries=raw, spec=SPEC)
-    pd.testing.assert_frame_equal(alone.X, batch.X.iloc[[k]].reset_index(drop=True), check_exact=True)
+    alone = build_features(without, queries=raw, spec=SPEC, harm_weights=HARM)
+    pd.testing.assert_frame_equal(
+        alone.X, batch.X.iloc[[k]].reset_index(drop=True), check_exact=True
+    )
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -134,6 +138,6 @@ def test_thread_count_changes_nothing(threads: int) -> None:
         {"day": d, "victim_id": f"v{d % 3}", "perpetrator_id": f"p{d % 2}"} for d in range(40)
     ]
     extract = make_extract(rows)
-    one = build_features(extract, spec=SPEC, threads=1)
-    many = build_features(extract, spec=SPEC, threads=threads)
+    one = build_features(extract, spec=SPEC, threads=1, harm_weights=HARM)
+    many = build_features(extract, spec=SPEC, threads=threads, harm_weights=HARM)
     pd.testing.assert_frame_equal(one.X, many.X, check_exact=True)

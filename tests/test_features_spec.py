@@ -32,15 +32,37 @@ def test_every_feature_reads_as_a_sentence() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "text"),
     [
-        ("perpetrator_count_90d", 3, "3 earlier incidents involving this perpetrator in the last 90 days"),
+        (
+            "perpetrator_count_90d",
+            3,
+            "3 earlier incidents involving this perpetrator in the last 90 days",
+        ),
         ("victim_count_all", 1, "1 earlier incidents involving this victim on record"),
         ("strangulation", 1, "strangulation reported in this incident"),
         ("strangulation", 0, "no strangulation reported in this incident"),
-        ("pair_dash_last_grade", 3.0, "DASH grade at the last assessed incident between this victim and this perpetrator: high"),
-        ("victim_days_since_last", 12.25, "12.2 days since the last earlier incident involving this victim"),
-        ("victim_days_since_last", float("nan"), "unknown days since the last earlier incident involving this victim"),
+        (
+            "pair_dash_last_grade",
+            3.0,
+            "DASH grade at the last assessed incident between this victim and this "
+            "perpetrator: high",
+        ),
+        (
+            "victim_days_since_last",
+            12.25,
+            "12.2 days since the last earlier incident involving this victim",
+        ),
+        (
+            "victim_days_since_last",
+            float("nan"),
+            "unknown days since the last earlier incident involving this victim",
+        ),
         ("relationship", "ex_partner", "relationship: ex partner"),
-        ("dash_q18", float("nan"), "DASH yes: the perpetrator has tried to strangle, choke, suffocate or drown the victim (not recorded)"),
+        (
+            "dash_q18",
+            float("nan"),
+            "DASH yes: the perpetrator has tried to strangle, choke, suffocate or drown the "
+            "victim (not recorded)",
+        ),
     ],
 )
 def test_descriptions_render_values_for_reviewers(name: str, value: object, text: str) -> None:
@@ -51,7 +73,10 @@ def test_descriptions_render_values_for_reviewers(name: str, value: object, text
 @pytest.mark.parametrize(
     ("group", "message"),
     [
-        ({"entities": ["victim"], "windows": [30], "aggregates": ["count", "days_since_last"]}, "mixes"),
+        (
+            {"entities": ["victim"], "windows": [30], "aggregates": ["count", "days_since_last"]},
+            "mixes",
+        ),
         ({"entities": ["victim"], "aggregates": ["count"]}, "need `windows`"),
         ({"entities": ["victim"], "windows": [30], "aggregates": ["days_since_last"]}, "take no"),
         ({"entities": ["victim"], "windows": [30], "aggregates": ["distinct_victims"]}, "only to"),

@@ -70,13 +70,17 @@ def normalise_incidents(frame: pd.DataFrame) -> pd.DataFrame:
             **{f: frame[f].astype(bool) for f in BOOL_FLAGS},
             "dash_grade": pd.Categorical(frame["dash_grade"], categories=DASH_GRADES),
             **{q: pd.array(frame[q].to_numpy(object), dtype="boolean") for q in DASH_QUESTIONS},
-            "deprivation_decile": pd.array(frame["deprivation_decile"].to_numpy(object), dtype="Int64"),
+            "deprivation_decile": pd.array(
+                frame["deprivation_decile"].to_numpy(object), dtype="Int64"
+            ),
         }
     )
     return out.sort_values(["reported_at", "incident_id"], kind="stable").reset_index(drop=True)
 
 
-def people_frame(ids: Sequence[str], overrides: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+def people_frame(
+    ids: Sequence[str], overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
     overrides = overrides or {}
     rows = []
     for pid in ids:
@@ -204,9 +208,7 @@ def _order_value(info: Any, orders: pd.DataFrame | None, person: Any, t: pd.Time
         return float("nan")
     mine = [o for o in orders.itertuples() if not pd.isna(person) and o.person_id == person]
     if info.aggregate == "order_active":
-        return float(
-            any(o.start_at < t and (pd.isna(o.end_at) or o.end_at >= t) for o in mine)
-        )
+        return float(any(o.start_at < t and (pd.isna(o.end_at) or o.end_at >= t) for o in mine))
     lower = pd.Timestamp.min.tz_localize("UTC") if info.window == "all" else t - DAY * info.window
     return float(sum(lower <= o.start_at < t for o in mine))
 

@@ -29,7 +29,11 @@ def _labels(rows: list[dict[str, object]], spec: LabelSpec, **kw: object) -> lis
 
 def test_shipped_spec_defines_both_labels_and_predicts_serious_harm() -> None:
     assert MODEL.target == SERIOUS
-    assert (SERIOUS.window_days, SERIOUS.match, SERIOUS.types) == (365, ("victim", "perpetrator"), "serious")
+    assert (SERIOUS.window_days, SERIOUS.match, SERIOUS.types) == (
+        365,
+        ("victim", "perpetrator"),
+        "serious",
+    )
     assert (REPEAT.window_days, REPEAT.match, REPEAT.types) == (90, ("pair",), "any")
 
 
@@ -101,13 +105,22 @@ def test_summary_counts_rate_among_observed_labels_only() -> None:
         SHORT,
     )
     assert label_summary(frame, "short") == {
-        "rows": 4, "observed": 2, "positives": 1, "censored": 2, "rate": 0.5
+        "rows": 4,
+        "observed": 2,
+        "positives": 1,
+        "censored": 2,
+        "rate": 0.5,
     }
 
 
 def test_empty_extract_gives_an_empty_frame_with_every_label_column() -> None:
     frame = build_labels(make_extract([]), MODEL.labels)
-    assert list(frame.columns) == ["incident_id", "reported_at", "serious_harm_365d", "any_repeat_90d"]
+    assert list(frame.columns) == [
+        "incident_id",
+        "reported_at",
+        "serious_harm_365d",
+        "any_repeat_90d",
+    ]
     assert frame.empty
 
 
@@ -133,7 +146,9 @@ rows_strategy = st.lists(
     ),
     max_size=16,
 )
-LABEL_SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LABEL_SETTINGS = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @LABEL_SETTINGS
@@ -166,7 +181,8 @@ def test_a_label_never_reads_a_record_outside_its_window(
     before = build_labels(extract, MODEL.labels)
     for spec in MODEL.labels:
         outside = (
-            (incidents["reported_at"] <= t) | (incidents["reported_at"] > t + pd.Timedelta(days=spec.window_days))
+            (incidents["reported_at"] <= t)
+            | (incidents["reported_at"] > t + pd.Timedelta(days=spec.window_days))
         ).to_numpy()
         outside[k] = False
         outside[-1] = False  # keep the end where it is

@@ -26,7 +26,9 @@ def _labels(
     observed = times + pd.Timedelta(days=window) <= end
     values = pd.array(np.where(observed, rng.random(len(times)) < 0.2, False), dtype="boolean")
     values[~observed] = pd.NA
-    return pd.DataFrame({"incident_id": [f"i{k}" for k in range(len(times))], "reported_at": times, "y": values})
+    return pd.DataFrame(
+        {"incident_id": [f"i{k}" for k in range(len(times))], "reported_at": times, "y": values}
+    )
 
 
 def _daily(start: str, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -64,7 +66,9 @@ def test_no_training_label_window_crosses_its_split(
     label = LABEL.model_copy(update={"window_days": window})
     labels = _labels(times, end, seed, window)
     observed = times + pd.Timedelta(days=window) <= end
-    plan = make_splits(labels, label, SplitSpec(n_splits=n_splits, step_days=step, test_span_days=span))
+    plan = make_splits(
+        labels, label, SplitSpec(n_splits=n_splits, step_days=step, test_span_days=span)
+    )
     reported = labels["reported_at"]
     assert [s.number for s in plan.splits] == list(range(1, n_splits + 1))
     assert all(a.as_of < b.as_of for a, b in zip(plan.splits, plan.splits[1:], strict=False))
@@ -83,7 +87,7 @@ def test_a_split_without_training_rows_is_refused_with_advice() -> None:
     end = pd.Timestamp("2021-06-01", tz="UTC")
     labels = _labels(_daily("2020-01-01", end), end, window=30)
     short = LABEL.model_copy(update={"window_days": 30})
-    with pytest.raises(ConfigError, match="split 1 .* no training rows.*fewer splits"):
+    with pytest.raises(ConfigError, match=r"split 1 .* no training rows.*fewer splits"):
         make_splits(labels, short, SplitSpec(n_splits=3, step_days=300, test_span_days=30))
 
 
@@ -92,13 +96,23 @@ def test_leakage_check_catches_a_training_row_from_the_future() -> None:
     labels = _labels(_daily("2019-01-01", end), end)
     plan = make_splits(labels, LABEL, SplitSpec(n_splits=1))
     split = plan.splits[0]
-    leaky = Split(split.number, split.as_of, split.test_end, np.append(split.train, split.test[:1]), split.test)
+    leaky = Split(
+        split.number,
+        split.as_of,
+        split.test_end,
+        np.append(split.train, split.test[:1]),
+        split.test,
+    )
     with pytest.raises(LeakageError, match="closing after the as-of date"):
-        check_no_leakage(TemporalPlan(plan.label, plan.window_days, plan.end, (leaky,), plan.final), labels)
+        check_no_leakage(
+            TemporalPlan(plan.label, plan.window_days, plan.end, (leaky,), plan.final), labels
+        )
     censored = np.flatnonzero(labels["y"].isna().to_numpy())[:1]
     with pytest.raises(LeakageError, match="censored"):
         check_no_leakage(
-            TemporalPlan(plan.label, plan.window_days, plan.end, plan.splits, np.append(plan.final, censored)),
+            TemporalPlan(
+                plan.label, plan.window_days, plan.end, plan.splits, np.append(plan.final, censored)
+            ),
             labels,
         )
 

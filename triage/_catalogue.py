@@ -87,7 +87,9 @@ _WINDOWED_TEXT: dict[str, str] = {
     "breaches": "{value} earlier breaches of an order {inv} {win}",
     "harm_sum": "harm of {value} (days' custody equivalent) in earlier incidents {inv} {win}",
     "harm_max": "most harmful earlier incident {inv} {win}: harm {value}",
-    "harm_trend": "harm {inv} changed by {value} from the first to the second half {win}",
+    "harm_trend": (
+        "harm {inv} changed by {value} from the earlier to the later half of the last {days} days"
+    ),
     "distinct_victims": "{value} different victims of this perpetrator {win}",
     "distinct_perpetrators": "{value} different perpetrators against this victim {win}",
     "dash_high": "{value} earlier incidents {inv} graded DASH high {win}",
@@ -168,6 +170,7 @@ def _windowed(entity: str, window: int | str, agg: str) -> FeatureInfo:
         inv=_INVOLVING[entity],
         win=_window_phrase(window),
         who=f"this {entity}",
+        days=window,
     )
     levels = _GRADE_LEVELS if agg == "dash_highest_grade" else {}
     return FeatureInfo(

@@ -26,9 +26,11 @@ from triage._windows import (
     last_position,
     latest_before,
     prefix,
+    run_starts,
 )
 
 BoolArray = npt.NDArray[np.bool_]
+Counts = npt.NDArray[np.int64] | npt.NDArray[np.int32]
 HARM_SCALE = 1000  # harm is summed in exact integer thousandths of a day
 
 ORDER_AGGREGATES = frozenset({"orders", "order_active"})
@@ -67,6 +69,7 @@ class Queries:
     rank: IntArray
     codes: dict[str, IntArray]
     timeline: Timeline
+    are_records: bool = False  # the queries are the history's records, row for row
     _ranks: dict[str, IntArray] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -97,17 +100,28 @@ class _Entity:
 
     def __init__(self, entity: str, rec: Records, q: Queries, timeline: Timeline) -> None:
         self.entity, self.rec, self.q, self.timeline = entity, rec, q, timeline
-        self.sorted = Sorted(rec.codes[entity], rec.rank)
         # Queries are handled in (entity, instant) order too: every lookup then walks
         # the sorted history forwards, which is several times faster than at random.
         codes = q.codes[entity]
-        self.order = np.argsort((np.maximum(codes, 0) << 32) | q.rank, kind="stable")
+        self.order = np.argsort(np.where(codes >= 0, (codes << 32) | q.rank, -1), kind="stable")
         self.qcodes, self.qns, self.qrank = codes[self.order], q.ns[self.order], q.rank[self.order]
-        self.end = self.sorted.position(self.qcodes, self.qrank)
-        self.first = self.sorted.position(self.qcodes, np.zeros_like(q.rank))
+        if q.are_records:
+            # Batch: the queries are the records, so one sort serves both, and a
+            # query's past ends where its run of equal (entity, instant) keys starts.
+            missing = int(np.count_nonzero(codes < 0))
+            self.sorted = Sorted(rec.codes[entity], rec.rank, rows=self.order[missing:])
+            self.end = np.concatenate([np.zeros(missing, np.int64), run_starts(self.sorted.keys)])
+            self.first = np.concatenate(
+                [np.zeros(missing, np.int64), run_starts(self.sorted.codes)]
+            )
+        else:
+            self.sorted = Sorted(rec.codes[entity], rec.rank)
+            self.end = self.sorted.position(self.qcodes, self.qrank)
+            self.first = self.sorted.position(self.qcodes, np.zeros_like(q.rank))
         self._starts: dict[str, IntArray] = {}
         self._ranks: dict[str, IntArray] = {}
-        self._prefix: dict[str, IntArray] = {}
+        self._prefix: dict[str, Counts] = {}
+        self._at_end: dict[str, Counts] = {}
         self._max: dict[str, RangeMax] = {}
         self._last: dict[str, IntArray] = {}
         self._previous: dict[str, tuple[IntArray, BoolArray]] = {}
@@ -136,20 +150,21 @@ class _Entity:
         out[self.order] = values
         return out
 
-    def _values(self, name: str) -> IntArray:
+    def _values(self, name: str) -> npt.NDArray[np.generic]:
         if name == "harm":
             return self.rec.harm
         if name == "grade":
             return self.rec.grade
         if name == "ticks":
             return self.rec.ticks
-        return self.rec.flags[name].astype(np.int64)
+        return self.rec.flags[name]
 
-    def window_sum(self, name: str, window: int | str, fraction: float = 1.0) -> IntArray:
+    def window_sum(self, name: str, window: int | str, fraction: float = 1.0) -> Counts:
         if name not in self._prefix:
-            self._prefix[name] = prefix(self.sorted.take(self._values(name)))
-        p = self._prefix[name]
-        return p[self.end] - p[self.start(window, fraction)]
+            dtype = np.int64 if name == "harm" else np.int32
+            p: Counts = prefix(self.sorted.take(self._values(name)), dtype)
+            self._prefix[name], self._at_end[name] = p, p[self.end]
+        return self._at_end[name] - self._prefix[name][self.start(window, fraction)]
 
     def window_max(self, name: str, window: int | str, longest: int) -> IntArray:
         if name not in self._max:
@@ -176,9 +191,10 @@ class _Entity:
         first one sorted lookup, whatever the window holds.
         """
         prev, valid = self._previous_of(other)
-        first_of_kind = prefix(valid & (prev < 0))
         if window == "all":
-            return first_of_kind[self.end] - first_of_kind[self.first]
+            first_of_kind: IntArray = prefix(valid & (prev < 0))
+            count: IntArray = first_of_kind[self.end] - first_of_kind[self.first]
+            return count
         span = int(window) * NS_PER_DAY
         s = self.rec.ns[self.sorted.rows]
         # rank of the first instant after L_j: after s_j unless u_j + w is later
@@ -224,7 +240,14 @@ def entity_features(
     """Values of every history feature of one entity kind (orders naming it included)."""
     view = _Entity(entity, rec, q, timeline)
     ordered = [f for f in infos if f.aggregate in ORDER_AGGREGATES]
-    raw = _order_values(view, ordered, orders) if ordered else {}
+    out: dict[str, npt.NDArray[np.generic]] = {}
+
+    def keep(info: FeatureInfo, value: npt.NDArray[np.generic]) -> None:
+        out[info.name] = view.unsort(np.asarray(value).astype(info.dtype, copy=False))
+
+    if ordered:
+        for info, counted in zip(ordered, _order_values(view, ordered, orders), strict=True):
+            keep(info, counted)
     infos = [f for f in infos if f.aggregate not in ORDER_AGGREGATES]
     windows = {f.window for f in infos if f.window is not None}
     longest = max((int((view.end - view.start(w)).max(initial=0)) for w in windows), default=0)
@@ -258,11 +281,8 @@ def entity_features(
             value = np.where(best > 0, best, np.nan)
         else:
             value = _point_value(view, agg, rec, q)
-        raw[info.name] = value
-    return {
-        f.name: view.unsort(np.asarray(raw[f.name]).astype(f.dtype, copy=False))
-        for f in (*infos, *ordered)
-    }
+        keep(info, value)
+    return out
 
 
 def _point_value(view: _Entity, agg: str, rec: Records, q: Queries) -> npt.NDArray[np.generic]:
@@ -279,15 +299,15 @@ def _point_value(view: _Entity, agg: str, rec: Records, q: Queries) -> npt.NDArr
 
 def _order_values(
     view: _Entity, infos: list[FeatureInfo], orders: Orders | None
-) -> dict[str, npt.NDArray[np.generic]]:
+) -> list[npt.NDArray[np.generic]]:
     """Orders naming the entity's person, known from their start (strictly earlier)."""
     if orders is None:
-        return {f.name: np.full(len(view.qns), np.nan) for f in infos}
+        return [np.full(len(view.qns), np.nan) for _ in infos]
     started = Sorted(orders.person, orders.start_rank)
     ended = Sorted(orders.person, orders.end_rank, mask=orders.end_rank >= 0)
     zeros = np.zeros_like(view.qrank)
     known = started.position(view.qcodes, view.qrank)
-    out: dict[str, npt.NDArray[np.generic]] = {}
+    out: list[npt.NDArray[np.generic]] = []
     for info in infos:
         if info.aggregate == "order_active":
             finished = ended.position(view.qcodes, view.qrank) - ended.position(view.qcodes, zeros)
@@ -297,5 +317,5 @@ def _order_values(
         else:
             assert info.window is not None
             value = known - started.position(view.qcodes, view.window_rank(info.window))
-        out[info.name] = value
+        out.append(value)
     return out

@@ -11,7 +11,7 @@ windowed sum is a difference of prefix sums: O(n log n), no loop per incident.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ _SHIFT = np.int64(32)
 
 IntArray = npt.NDArray[np.int64]
 _T = TypeVar("_T", bound=np.generic)
+_I = TypeVar("_I", bound=np.signedinteger[Any])
 
 
 def to_ns(values: pd.Series | pd.Index) -> IntArray:
@@ -33,12 +34,29 @@ def to_ns(values: pd.Series | pd.Index) -> IntArray:
 
 def codes_for(*columns: pd.Series) -> list[IntArray]:
     """One shared integer code per distinct id across ``columns``; missing -> -1."""
+    return coded(*columns)[0]
+
+
+def coded(*columns: pd.Series) -> tuple[list[IntArray], npt.NDArray[np.object_]]:
+    """``codes_for`` and the distinct ids themselves (``uniques[code]`` is the id)."""
     if not columns:
-        return []
+        return [], np.empty(0, dtype=object)
     lengths = [len(c) for c in columns]
     values = np.concatenate([c.astype(object).to_numpy() for c in columns])
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
-    return [a.astype(np.int64) for a in np.split(codes, np.cumsum(lengths)[:-1])]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    split = np.split(codes.astype(np.int64), np.cumsum(lengths)[:-1])
+    return split, np.asarray(uniques, dtype=object)
+
+
+def rows_of(uniques: npt.NDArray[np.object_], ids: pd.Series) -> IntArray:
+    """For each code (index into ``uniques``), its row in ``ids`` (-1: absent); slot -1
+    (a missing code) is always -1. Probes ``ids`` against the small table of
+    ``uniques`` rather than hashing every row of a large people table into one."""
+    found = pd.Index(uniques).get_indexer(pd.Index(ids.astype(object)))
+    out = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    hit = found >= 0
+    out[found[hit]] = np.flatnonzero(hit)
+    return out
 
 
 def pair_codes(first: IntArray, second: IntArray) -> IntArray:
@@ -82,15 +100,20 @@ class Sorted:
     """
 
     def __init__(
-        self, codes: IntArray, ranks: IntArray, mask: npt.NDArray[np.bool_] | None = None
+        self,
+        codes: IntArray,
+        ranks: IntArray,
+        mask: npt.NDArray[np.bool_] | None = None,
+        *,
+        rows: IntArray | None = None,
     ) -> None:
-        keep = codes >= 0 if mask is None else (codes >= 0) & mask
-        pos = np.flatnonzero(keep)
-        keys = (codes[pos] << _SHIFT) | ranks[pos]
-        order = np.argsort(keys, kind="stable")
-        self.rows: IntArray = pos[order]
-        self.keys: IntArray = keys[order]
-        self.codes: IntArray = codes[self.rows]
+        if rows is None:  # else: the caller already sorted the rows
+            keep = codes >= 0 if mask is None else (codes >= 0) & mask
+            pos = np.flatnonzero(keep)
+            rows = pos[np.argsort((codes[pos] << _SHIFT) | ranks[pos], kind="stable")]
+        self.rows: IntArray = rows
+        self.codes: IntArray = codes[rows]
+        self.keys: IntArray = (self.codes << _SHIFT) | ranks[rows]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -111,11 +134,14 @@ class Sorted:
         return values[self.rows]
 
 
-def prefix(values: npt.ArrayLike) -> IntArray:
-    """Exclusive prefix sums as int64: ``p[b] - p[a]`` is the sum over ``[a, b)``."""
-    arr = np.asarray(values, dtype=np.int64)
-    out = np.zeros(len(arr) + 1, dtype=np.int64)
-    np.cumsum(arr, out=out[1:])
+def prefix(
+    values: npt.NDArray[np.generic],
+    dtype: type[_I] = np.int64,  # type: ignore[assignment]
+) -> npt.NDArray[_I]:
+    """Exclusive prefix sums: ``p[b] - p[a]`` is the sum over ``[a, b)``. Counts of
+    records fit int32, which halves the memory every gather reads."""
+    out = np.zeros(len(values) + 1, dtype=dtype)
+    np.cumsum(values, dtype=dtype, out=out[1:])
     return out
 
 
@@ -160,6 +186,13 @@ class RangeMax:
             table = self.levels[int(k)]
             out[sel] = np.maximum(table[a[sel]], table[b[sel] - (1 << int(k))])
         return out
+
+
+def run_starts(keys: IntArray) -> IntArray:
+    """For sorted ``keys``, the first position of each element's run of equal keys."""
+    new = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    return np.maximum.accumulate(np.where(new, np.arange(len(keys), dtype=np.int64), 0))
 
 
 def count_at_or_before(keys_sorted: IntArray, codes: IntArray, ranks: IntArray) -> IntArray:

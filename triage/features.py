@@ -41,7 +41,7 @@ import pandas as pd
 from triage._catalogue import FeatureInfo, build_catalogue
 from triage._history import Orders, Queries, Records, entity_features
 from triage._incident import Incidents, Values, ages, audit_frame, own_values, records
-from triage._windows import IntArray, Timeline, codes_for, pair_codes, to_ns
+from triage._windows import IntArray, Timeline, coded, pair_codes, rows_of, to_ns
 from triage.config import FeatureSetSpec, load_feature_spec
 from triage.contract import Extract
 from triage.exceptions import SchemaError
@@ -54,16 +54,8 @@ logger = logging.getLogger(__name__)
 #: called as ``progress(step, done, total)`` while features are built
 Progress = Callable[[str, int, int], None]
 
+_PARALLEL_FROM = 50_000  # history records; below this, threads cost more than they save
 _KEY_COLUMNS = ("incident_id", "reported_at", "victim_id", "perpetrator_id", "incident_type")
-_AUDIT_COLUMNS = (
-    "victim_sex",
-    "perpetrator_sex",
-    "victim_ethnicity",
-    "perpetrator_ethnicity",
-    "deprivation_decile",
-    "victim_age",
-    "perpetrator_age",
-)
 
 
 @dataclass(frozen=True)
@@ -114,13 +106,13 @@ class _Context:
         same = query is hist
         h_inc = Incidents.of(hist, harm)
         q_inc = h_inc if same else Incidents.of(query, harm)
-        ids = [hist["victim_id"], hist["perpetrator_id"], people["person_id"]]
+        ids = [hist["victim_id"], hist["perpetrator_id"]]
         if orders is not None:
             ids.append(orders["person_id"])
         if not same:
             ids += [query["victim_id"], query["perpetrator_id"]]
-        codes = codes_for(*ids)
-        hv, hp, pp = codes[:3]
+        codes, uniques = coded(*ids)
+        hv, hp = codes[:2]
         qv, qp = (hv, hp) if same else (codes[-2], codes[-1])
         if same:
             h_pairs = q_pairs = pair_codes(hv, hp)
@@ -130,14 +122,12 @@ class _Context:
         order_ns = [to_ns(orders[c]) for c in ("start_at", "end_at")] if orders is not None else []
         timeline = Timeline([h_inc.ns, *([] if same else [q_inc.ns]), *order_ns])
         q_codes = {"victim": qv, "perpetrator": qp, "pair": q_pairs}
-        q = Queries(q_inc.ns, timeline.first_at_or_after(q_inc.ns), q_codes, timeline)
+        q = Queries(q_inc.ns, timeline.first_at_or_after(q_inc.ns), q_codes, timeline, same)
         h_codes = {"victim": hv, "perpetrator": hp, "pair": h_pairs}
         rec = records(h_inc, timeline.first_at_or_after(h_inc.ns), h_codes, harm)
-        person_row = np.full(2 + max(int(c.max(initial=-1)) for c in codes), -1, dtype=np.int64)
-        person_row[pp] = np.arange(len(pp))
-        perp_row = np.where(qp >= 0, person_row[qp], -1)
-        order_data = _orders(orders, codes[3] if orders is not None else None, timeline)
-        return cls(rec, q, timeline, q_inc, order_data, person_row[qv], perp_row)
+        person_row = rows_of(uniques, people["person_id"])
+        order_data = _orders(orders, codes[2] if orders is not None else None, timeline)
+        return cls(rec, q, timeline, q_inc, order_data, person_row[qv], person_row[qp])
 
 
 def _default_threads() -> int:
@@ -177,16 +167,27 @@ def build_features(
     )
     tasks = _history_tasks(infos, ctx)
     report("incident attributes", 1, len(tasks) + 1)
-    with ThreadPoolExecutor(max_workers=threads or _default_threads()) as pool:
-        futures = {pool.submit(task): name for name, task in tasks}
-        for done, future in enumerate(as_completed(futures), start=2):
-            values.update(future.result())
-            report(futures[future], done, len(tasks) + 1)
+    workers = threads or (_default_threads() if len(history.incidents) >= _PARALLEL_FROM else 1)
+    if workers == 1:
+        for done, (name, task) in enumerate(tasks, start=2):
+            values.update(task())
+            report(name, done, len(tasks) + 1)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(task): name for name, task in tasks}
+            for done, future in enumerate(as_completed(futures), start=2):
+                values.update(future.result())
+                report(futures[future], done, len(tasks) + 1)
 
     audit = audit_frame(query, history.people, ctx.victim_row, ctx.perp_row, age)
     for info in infos:
         if info.name not in values:  # protected attributes the spec opted in
-            values[info.name] = audit[info.name].to_numpy()
+            column = audit[info.name]
+            values[info.name] = (
+                pd.Categorical(column)
+                if info.dtype == "category"
+                else column.to_numpy(dtype=np.float64, na_value=np.nan)
+            )
     X = pd.DataFrame({f.name: _typed(values[f.name], f) for f in infos}, copy=False)
     ids = pd.DataFrame(
         {
