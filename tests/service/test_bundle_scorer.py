@@ -1,0 +1,109 @@
+"""The real scorer: a trained, saved and verified model bundle scores incidents
+read back from the store exactly as it scores the training matrix built from the
+whole extract (no training/serving skew), with reasons from LightGBM's
+contributions; and the service serves it from the MLflow registry's @champion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from service_support import Service, make_keys, serving
+from sqlalchemy import select
+
+from tests.synth_worlds import small_world
+from tests.test_modeling import small_spec
+from triage.features import build_features
+from triage.labels import build_labels
+from triage.modeling import train
+from triage.registry import MlflowRegistry, RunRecord
+from triage.service import Store, create_app
+from triage.service._scoring_store import score_missing
+from triage.service.ingest import ingest
+from triage.service.reading import incident_view
+from triage.service.scoring import load_bundle_scorer
+from triage.service.tables import ScoreRow
+from triage.settings import Settings
+from triage.temporal import make_splits
+
+pytestmark = pytest.mark.xdist_group("mlflow")
+LABEL = "any_repeat_90d"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    world = small_world()
+    spec = small_spec()
+    labels = build_labels(world.extract, spec.labels)
+    matrix = build_features(world.extract)
+    plan = make_splits(labels, spec.target, spec.splits)
+    result = train(matrix, labels, plan, spec, seed=3)
+    folder = result.bundle.save(tmp_path_factory.mktemp("bundle") / "bundle")
+    return folder, (world, matrix, result.bundle)
+
+
+def test_scores_from_the_store_equal_the_training_matrix_scores(
+    trained: tuple[Path, Any], sqlite_store: Store
+) -> None:
+    folder, (world, matrix, bundle) = trained
+    extract = world.extract
+    ingest(sqlite_store, extract.incidents, extract.people, extract.orders, scorer=None, key_id="k")
+    scorer = load_bundle_scorer(folder, "any_repeat_90d/1")
+    ids = extract.incidents["incident_id"].astype(str).tolist()[-40:]
+    with sqlite_store.session() as s:
+        assert score_missing(s, ids, scorer) == 40
+    expected = bundle.predict_proba(matrix.X)[-40:]
+    with sqlite_store.session() as s:
+        got = dict(s.execute(select(ScoreRow.incident_id, ScoreRow.probability)).all())
+    np.testing.assert_allclose([got[i] for i in ids], expected, rtol=0, atol=1e-12)
+    view = incident_view(sqlite_store, ids[-1], scorer, key_id="r")
+    assert view.score is not None
+    assert view.score.reasons
+    assert all(r.text for r in view.score.reasons)
+
+
+def test_the_service_serves_the_registrys_champion(
+    trained: tuple[Path, Any], sqlite_store: Store, tmp_path: Path
+) -> None:
+    folder, (world, matrix, bundle) = trained
+    tracking = f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"
+    registry = MlflowRegistry(tracking)
+    report = tmp_path / "report.html"
+    report.write_text("<html>evaluation</html>")
+    run = RunRecord(
+        LABEL,
+        {"seed": 3},
+        {"pooled_model_roc_auc": 0.7},
+        {},
+        folder,
+        folder / "booster.txt",
+        [report],
+    )
+    version = registry.record(run).version
+    registry.promote(LABEL, version, [], override_reason="test champion")
+    extract = world.extract
+    ingest(sqlite_store, extract.incidents, extract.people, extract.orders, scorer=None, key_id="k")
+    day = extract.incidents["reported_at"].iloc[-1].date()
+    on_day = (extract.incidents["reported_at"].dt.date == day).to_numpy()
+    expected = dict(
+        zip(matrix.ids["incident_id"][on_day], bundle.predict_proba(matrix.X)[on_day], strict=True)
+    )
+
+    keys, _ = make_keys(sqlite_store)
+    settings = Settings(database_url=sqlite_store.url, tracking_uri=tracking)
+    app = create_app(settings, store=sqlite_store, model_name=LABEL)
+    with serving(app) as url:
+        svc = Service(url, keys, {}, sqlite_store, None)  # type: ignore[arg-type]
+        assert httpx.get(url + "/health").json()["model_version"] == f"{LABEL}/{version}"
+        with svc.client("reviewer") as c:
+            items = c.get("/queue", params={"date": day.isoformat()}).json()["items"]
+        with svc.client("auditor") as c:
+            actions = [e["action"] for e in c.get("/audit-log").json()["items"]]
+            files = c.get(f"/models/{version}/report").json()["files"]
+    assert {i["incident_id"]: i["probability"] for i in items} == pytest.approx(expected, abs=1e-12)
+    assert all(i["reasons"] for i in items)
+    assert actions[:3] == ["ingest", "model.decision", "model.load"]
+    assert files == ["report.html"]

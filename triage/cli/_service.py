@@ -1,0 +1,337 @@
+"""`triage serve`, `triage keys`, `triage ingest`, `triage queue`, `triage audit-log`:
+the scoring service and its store, from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import ipaddress
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from triage.cli._app import app, console, err_console, fail
+from triage.exceptions import ConfigError, SchemaError, TriageError
+from triage.settings import Settings
+
+if TYPE_CHECKING:  # the service is imported when a command runs, not when the CLI starts
+    from triage.service.reading import QueueView
+    from triage.service.scoring import Scorer
+    from triage.service.store import Store
+
+logger = logging.getLogger(__name__)
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit-log")
+
+MESSAGE_REMOTE = (
+    "--host {host} would take API keys over plain HTTP from other machines; serve on "
+    "127.0.0.1 behind a TLS proxy, or pass --allow-remote if that proxy is in front"
+)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Store URL (sqlite:///path.db or postgresql+psycopg://...).",
+        show_default="TRIAGE_DATABASE_URL, else sqlite:///triage.db",
+    ),
+]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking store of the registry.",
+        show_default="TRIAGE_TRACKING_URI, else sqlite:///models/mlflow.db",
+    ),
+]
+ModelName = Annotated[str, typer.Option("--model-name", help="Registered model to serve.")]
+DEFAULT_MODEL = "serious_harm_365d"
+
+
+def _settings(**overrides: object) -> Settings:
+    from triage.service.app import check_settings
+
+    settings = Settings.from_env(None, **overrides)
+    check_settings(settings)
+    return settings
+
+
+@contextmanager
+def _opened(database_url: str) -> Iterator[Store]:
+    """The store at ``database_url`` (tables created if missing), closed afterwards."""
+    from triage.service.store import Store
+
+    store = Store(database_url)
+    try:
+        store.create_schema()
+        yield store
+    finally:
+        store.dispose()
+
+
+def _actor() -> str:
+    """Who acts from the command line, as the audit log names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _load_scorer(settings: Settings, model_name: str) -> Scorer | None:
+    """The registry's champion as a scorer, or None if there is none."""
+    from triage.service.models import MlflowModels
+
+    models = MlflowModels(settings.tracking_uri, model_name)
+    info = models.champion()
+    return None if info is None else models.load(info)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    database_url: DatabaseUrl = None,
+    tracking_uri: TrackingUri = None,
+    model_name: ModelName = DEFAULT_MODEL,
+    allow_remote: Annotated[
+        bool, typer.Option(help="Listen beyond this machine (only behind a TLS proxy).")
+    ] = False,
+) -> None:
+    """Run the scoring API (FastAPI under uvicorn); it serves the registry's @champion."""
+    import uvicorn
+
+    from triage.service.app import create_app
+
+    try:
+        if not (_loopback(host) or allow_remote):
+            raise ConfigError(MESSAGE_REMOTE.format(host=host))
+        settings = _settings(database_url=database_url, tracking_uri=tracking_uri)
+        service = create_app(settings, model_name=model_name)
+    except TriageError as exc:
+        raise fail(exc) from None
+    uvicorn.run(service, host=host, port=port, log_level="info", server_header=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="ingest, reviewer, auditor or admin.")],
+    label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a key; it is printed once, alone on the last line, and stored only hashed."""
+    from triage.service.auth import Role, create_key
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise fail(
+            ConfigError(f"--role must be one of {[r.value for r in Role]}, got {role!r}")
+        ) from None
+    try:
+        with (
+            _opened(_settings(database_url=database_url).database_url) as store,
+            store.session() as session,
+        ):
+            record, key = create_key(session, chosen, label)
+    except TriageError as exc:
+        raise fail(exc) from None
+    err_console.print(
+        f"created key [bold]{record.key_id}[/] with role {record.role.value}; it is shown once:"
+    )
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(database_url: DatabaseUrl = None) -> None:
+    """Every key: id, role, label, created, revoked (never the key itself)."""
+    from triage.service.auth import list_keys
+
+    try:
+        with (
+            _opened(_settings(database_url=database_url).database_url) as store,
+            store.session() as session,
+        ):
+            keys = list_keys(session)
+    except TriageError as exc:
+        raise fail(exc) from None
+    table = Table(title=f"API keys ({len(keys)})", header_style="bold")
+    for column in ("key id", "role", "label", "created", "revoked"):
+        table.add_column(column)
+    for k in keys:
+        revoked = "-" if k.revoked_at is None else f"{k.revoked_at:%Y-%m-%d %H:%M}"
+        table.add_row(
+            k.key_id, k.role.value, Text(k.label or ""), f"{k.created_at:%Y-%m-%d %H:%M}", revoked
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (see keys list).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key for good; it stays listed so the audit log still names it."""
+    from triage.service.auth import revoke_key
+
+    try:
+        with (
+            _opened(_settings(database_url=database_url).database_url) as store,
+            store.session() as session,
+        ):
+            record = revoke_key(session, key_id)
+    except TriageError as exc:
+        raise fail(exc) from None
+    console.print(f"revoked key [bold]{record.key_id}[/] ({record.role.value})")
+
+
+@app.command("ingest")
+def ingest_folder(
+    directory: Annotated[
+        Path, typer.Argument(help="Extract folder (as for triage validate).", show_default=False)
+    ],
+    database_url: DatabaseUrl = None,
+    tracking_uri: TrackingUri = None,
+    model_name: ModelName = DEFAULT_MODEL,
+    score: Annotated[bool, typer.Option(help="Score new incidents with the @champion.")] = True,
+) -> None:
+    """Load an extract folder into the store: validated as `triage validate` does, then
+    stored whole or not at all. Re-sent incidents with the same content are skipped."""
+    from triage._loading import read_folder
+    from triage.cli._render import problems_table
+    from triage.service.ingest import ingest
+    from triage.service.store import ConflictError
+
+    try:
+        settings = _settings(database_url=database_url, tracking_uri=tracking_uri)
+        frames, problems = read_folder(directory)
+        if problems or frames["incidents"] is None or frames["people"] is None:
+            raise SchemaError(problems)
+        scorer = _load_scorer(settings, model_name) if score else None
+        if score and scorer is None:
+            err_console.print(f"[yellow]no @champion of {model_name}: storing without scores[/]")
+        with _opened(settings.database_url) as store:
+            result = ingest(
+                store,
+                frames["incidents"],
+                frames["people"],
+                frames["orders"],
+                scorer=scorer,
+                key_id=_actor(),
+            )
+    except ConflictError as exc:
+        raise fail(exc) from None
+    except TriageError as exc:
+        if isinstance(exc, SchemaError) and exc.problems:
+            err_console.print(problems_table(exc.problems))
+            err_console.print(f"[bold red]error:[/] {exc}; nothing was stored")
+            raise typer.Exit(code=1) from None
+        raise fail(exc) from None
+    console.print(
+        f"stored {len(result.stored):,} new incident(s) ({len(result.unchanged):,} unchanged), "
+        f"{result.people_stored:,} person(s), {result.orders_stored:,} order(s); "
+        f"scored {result.scored:,} with {result.model_version or 'no model'}"
+    )
+
+
+@app.command("queue")
+def show_queue(
+    date: Annotated[str, typer.Option("--date", help="Day reported (UTC), YYYY-MM-DD.")],
+    capacity: Annotated[int | None, typer.Option(help="Daily review capacity.", min=1)] = None,
+    database_url: DatabaseUrl = None,
+    tracking_uri: TrackingUri = None,
+    model_name: ModelName = DEFAULT_MODEL,
+) -> None:
+    """The day's ranked queue, as reviewers see it (the read is audit-logged)."""
+    from triage.service.reading import queue
+
+    try:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            raise ConfigError(f"--date must be YYYY-MM-DD, got {date!r}") from None
+        settings = _settings(
+            database_url=database_url, tracking_uri=tracking_uri, capacity=capacity
+        )
+        scorer = _load_scorer(settings, model_name)
+        if scorer is None:
+            raise ConfigError(
+                f"no @champion of {model_name} in the registry: nothing can be ranked"
+            )
+        with _opened(settings.database_url) as store:
+            view = queue(store, day, settings.capacity, scorer, key_id=_actor())
+    except TriageError as exc:
+        raise fail(exc) from None
+    console.print(_queue_table(view))
+
+
+def _queue_table(view: QueueView) -> Table:
+    table = Table(
+        title=(
+            f"Queue for {view.date:%Y-%m-%d}: {len(view.items)} incident(s), "
+            f"capacity {view.capacity}"
+        ),
+        caption=f"model {view.model_version}. Scores support judgement, never replace it.",
+        header_style="bold",
+    )
+    for column, justify in (
+        ("rank", "right"),
+        ("incident", "left"),
+        ("probability", "right"),
+        ("band", "left"),
+        ("DASH", "left"),
+        ("top reasons", "left"),
+        ("review", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for item in view.items:
+        if item.rank == view.capacity + 1:
+            table.add_section()
+        table.add_row(
+            str(item.rank),
+            Text(item.incident_id),
+            f"{item.probability:.3f}",
+            item.band,
+            item.dash_grade,
+            Text("; ".join(r.text for r in item.reasons[:3])),
+            item.review_status,
+            style=None if item.within_capacity else "dim",
+        )
+    return table
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseUrl = None) -> None:
+    """Recompute the hash chain. Exit 1 naming the first row that breaks it."""
+
+    try:
+        with _opened(_settings(database_url=database_url).database_url) as store:
+            check = store.verify_audit_log()
+    except TriageError as exc:
+        raise fail(exc) from None
+    if not check.ok:
+        err_console.print(
+            f"[bold red]broken:[/] the audit log breaks at row seq {check.broken_at}: "
+            f"{check.reason} ({check.rows} row(s) before it verified)"
+        )
+        raise typer.Exit(code=1)
+    console.print(f"[bold green]ok:[/] {check.rows} row(s) verified; head {check.head}")

@@ -1,0 +1,117 @@
+"""The FastAPI application factory. Nothing is built at import time: settings are
+checked, and the store and model opened, when ``create_app`` is called and the
+app starts (its lifespan)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from triage import __version__
+from triage.exceptions import TriageError
+from triage.service import auth
+from triage.service.errors import install_error_handlers
+from triage.service.models import (
+    DEFAULT_MODEL_NAME,
+    LoadedModel,
+    MlflowModels,
+    ModelSource,
+    StaticModels,
+    reload_champion,
+)
+from triage.service.routes import ROUTERS
+from triage.service.scoring import Scorer
+from triage.service.store import Store, check_database_url, safe_url
+from triage.settings import Settings
+
+__all__ = ["SERVICE_KEY_ID", "check_settings", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: the audit log's "who" for what the service does on its own (loading at start-up)
+SERVICE_KEY_ID = "service"
+
+_DESCRIPTION = (
+    "A ranked, explained daily queue of domestic-abuse incidents for a MASH review. "
+    "Scores support professional judgement; they never replace it: the DASH grade "
+    "stands beside every score, and reviewers can override. Every route but /health "
+    "needs an API key (X-API-Key) with the route's role."
+)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings the service must not start with (``ConfigError``): a store
+    that forgets (in-memory SQLite), an unsupported backend, a retired MLflow store."""
+    from triage.registry import ensure_local_store
+
+    check_database_url(settings.database_url)
+    ensure_local_store(settings)
+
+
+def _start_model(
+    store: Store, models: ModelSource, scorer: Scorer | None, loaded: LoadedModel
+) -> None:
+    if scorer is not None:
+        loaded.set(models.champion(), scorer)
+        return
+    try:
+        reload_champion(store, models, loaded, key_id=SERVICE_KEY_ID, action="model.load")
+    except TriageError as exc:
+        logger.warning("starting without a model: %s", exc)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    scorer: Scorer | None = None,
+    store: Store | None = None,
+    models: ModelSource | None = None,
+    model_name: str = DEFAULT_MODEL_NAME,
+) -> FastAPI:
+    """The scoring service. By default the store is ``settings.database_url`` and the
+    model the registry's ``@champion`` of ``model_name``; tests pass doubles."""
+    check_settings(settings)
+    if models is None and scorer is not None:
+        models = StaticModels({1: scorer}, 1, name=scorer.model_version)
+    source = models or MlflowModels(settings.tracking_uri, model_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = store is None
+        st = store or Store(settings.database_url)
+        await run_in_threadpool(st.create_schema)
+        loaded = LoadedModel()
+        await run_in_threadpool(_start_model, st, source, scorer, loaded)
+        app.state.settings, app.state.store = settings, st
+        app.state.models, app.state.loaded = source, loaded
+        with st.session() as session:
+            if not any(k.active for k in auth.list_keys(session)):
+                logger.warning(
+                    "no active API key: create one with `triage keys create --role ROLE`"
+                )
+        logger.info("store %s; serving %s", safe_url(st.url), _served(loaded))
+        try:
+            yield
+        finally:
+            if own:
+                st.dispose()
+
+    app = FastAPI(
+        title="mash-triage",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _served(loaded: LoadedModel) -> str:
+    scorer = loaded.get()[1]
+    return "no model" if scorer is None else scorer.model_version

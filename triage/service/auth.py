@@ -1,0 +1,128 @@
+"""API keys and roles (DESIGN §10).
+
+A key reads ``trk.<key id>.<secret>``. Only the key id (public: it names the key in
+the audit log) and a salted SHA-256 of the secret are stored; the key is shown once,
+when created. The secret is 256 random bits, so a fast hash is enough: there is no
+dictionary to guess from, and each request pays microseconds, not a slow KDF.
+
+Roles grant routes, not each other: ``ingest`` sends incidents, ``reviewer`` reads
+the queue and records decisions, ``auditor`` reads reports and the audit log, and
+``admin`` reloads the champion after a promotion. Reload is not given to the auditor
+so that whoever audits the service never changes what it serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triage.exceptions import AuthError
+from triage.service.tables import ApiKeyRow
+
+__all__ = [
+    "KEY_PREFIX",
+    "MESSAGE_BAD_KEY",
+    "MESSAGE_NO_KEY",
+    "ApiKey",
+    "Role",
+    "authenticate",
+    "create_key",
+    "list_keys",
+    "revoke_key",
+]
+
+KEY_PREFIX = "trk"
+MESSAGE_NO_KEY = "this route needs an API key in the X-API-Key header"
+MESSAGE_BAD_KEY = "the API key is unknown or revoked"
+_ID_BYTES = 6
+_SECRET_BYTES = 32
+
+
+class Role(StrEnum):
+    INGEST = "ingest"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """What the store knows of a key (never the key)."""
+
+    key_id: str
+    role: Role
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _hash(salt: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode("utf-8")).hexdigest()
+
+
+def _public(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(row.key_id, Role(row.role), row.label, row.created_at, row.revoked_at)
+
+
+def create_key(session: Session, role: Role, label: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for ``role``: its record and the key itself (shown once)."""
+    key_id = secrets.token_hex(_ID_BYTES)
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    salt = secrets.token_hex(16)
+    row = ApiKeyRow(
+        key_id=key_id,
+        role=Role(role).value,
+        salt=salt,
+        secret_sha256=_hash(salt, secret),
+        label=label,
+        created_at=datetime.now(UTC),
+        revoked_at=None,
+    )
+    session.add(row)
+    session.flush()
+    return _public(row), f"{KEY_PREFIX}.{key_id}.{secret}"
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return [_public(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    """Revoke a key for good (a revoked key is kept so the audit log still names it)."""
+    row = session.get(ApiKeyRow, key_id)
+    if row is None:
+        raise AuthError(f"no API key with id {key_id!r}")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.flush()
+    return _public(row)
+
+
+def authenticate(session: Session, presented: str | None) -> ApiKey:
+    """The active key behind ``presented``; ``AuthError`` otherwise (never saying
+    which part was wrong)."""
+    if not presented:
+        raise AuthError(MESSAGE_NO_KEY)
+    parts = presented.strip().split(".", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 2 * _ID_BYTES:
+        raise AuthError(MESSAGE_BAD_KEY)
+    row = session.get(ApiKeyRow, parts[1])
+    if row is None:
+        _hash(secrets.token_hex(16), parts[2])  # same work as a real check
+        raise AuthError(MESSAGE_BAD_KEY)
+    if not hmac.compare_digest(row.secret_sha256, _hash(row.salt, parts[2])):
+        raise AuthError(MESSAGE_BAD_KEY)
+    if row.revoked_at is not None:
+        raise AuthError(MESSAGE_BAD_KEY)
+    return _public(row)

@@ -1,0 +1,168 @@
+"""Every error leaves the service as JSON (:class:`~triage.service.schemas.ErrorBody`)
+and is documented on its route. Nothing unexpected is shown: the client gets an
+error id, the log gets the same id, the exception type and where it was raised,
+never the exception's message (it may hold a person's data) nor the request."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from triage.exceptions import AuthError, ModelNotFoundError, SchemaError, TriageError
+from triage.service.schemas import ErrorBody, ProblemOut
+from triage.service.store import ConflictError, NotFoundError
+
+__all__ = ["Forbidden", "ModelUnavailable", "install_error_handlers", "responses"]
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTIONS = {
+    401: "No API key, or an unknown or revoked one (X-API-Key header).",
+    403: "The key's role may not use this route.",
+    404: "No such incident or model version.",
+    409: "Re-sent rows differ from the stored rows with the same ids; nothing was stored.",
+    422: "The request breaks the data contract or the request schema; nothing was stored.",
+    500: "An unexpected error; quote the error id to the operators.",
+    503: "No champion model is loaded (promote one, then POST /admin/reload).",
+}
+
+
+class Forbidden(AuthError):
+    """An authenticated key whose role does not grant the route."""
+
+
+class ModelUnavailable(TriageError):
+    """No model is loaded, so nothing can be scored."""
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can answer (500 is always added)."""
+    return {
+        code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
+        for code in sorted({*codes, 500})
+    }
+
+
+def _json(status: int, body: ErrorBody) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json", exclude_none=True))
+
+
+def _problems(exc: SchemaError) -> list[ProblemOut]:
+    return [
+        ProblemOut(table=p.table, column=p.column, row=p.row, value=p.value, rule=p.rule)
+        for p in exc.problems
+    ]
+
+
+def _request_problems(errors: Iterable[Any]) -> list[ProblemOut]:
+    """Schema errors of a request, located but without echoing the input."""
+    out = []
+    for err in errors:
+        loc = [str(x) for x in err.get("loc", ())]
+        row = next((int(x) for x in loc if x.isdigit()), None)
+        out.append(
+            ProblemOut(
+                table="request",
+                column=".".join(loc) or None,
+                row=row,
+                value=None,
+                rule=str(err.get("msg", "invalid")),
+            )
+        )
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TriageError)
+    async def _triage(request: Request, exc: TriageError) -> JSONResponse:
+        if isinstance(exc, SchemaError):
+            return _json(
+                422,
+                ErrorBody(error="contract_violation", message=str(exc), problems=_problems(exc)),
+            )
+        if isinstance(exc, ConflictError):
+            return _json(
+                409, ErrorBody(error="conflict", message=str(exc), conflicts=exc.conflicts)
+            )
+        if isinstance(exc, NotFoundError | ModelNotFoundError):
+            return _json(404, ErrorBody(error="not_found", message=str(exc)))
+        if isinstance(exc, Forbidden):
+            return _json(403, ErrorBody(error="forbidden", message=str(exc)))
+        if isinstance(exc, AuthError):
+            return _json(401, ErrorBody(error="unauthenticated", message=str(exc)))
+        if isinstance(exc, ModelUnavailable):
+            return _json(503, ErrorBody(error="model_unavailable", message=str(exc)))
+        return _unexpected(request.scope, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = _request_problems(exc.errors())
+        return _json(
+            422,
+            ErrorBody(
+                error="invalid_request",
+                message="the request does not match its schema",
+                problems=problems,
+            ),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _json(exc.status_code, ErrorBody(error="http_error", message=str(exc.detail)))
+
+    app.add_middleware(_ErrorIdMiddleware)
+
+
+def _unexpected(scope: Scope, exc: Exception) -> JSONResponse:
+    error_id = uuid.uuid4().hex[:12]
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = " <- ".join(
+        f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames)
+    )
+    logger.error(
+        "error %s: %s in %s %s at %s",
+        error_id,
+        type(exc).__name__,
+        scope.get("method", "?"),
+        scope.get("path", "?"),
+        where,
+    )
+    body = ErrorBody(
+        error="internal_error", message="an unexpected error occurred", error_id=error_id
+    )
+    return _json(500, body)
+
+
+class _ErrorIdMiddleware:
+    """Catch what no handler did, before Starlette's outer middleware re-raises it
+    for the server to log with its message and traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            response = _unexpected(scope, exc)
+            if not started:  # otherwise the client sees a cut-off response
+                await response(scope, receive, send)

@@ -1,0 +1,189 @@
+"""Ingesting a batch: the same contract as ``triage validate``, all or nothing.
+
+A batch is validated whole (:func:`~triage.schema.validate_frames`); one bad row
+and nothing is stored, every problem is returned. People the incidents name may be
+left out of a batch when the store already holds them. A re-sent row with the same
+content is a no-op; with different content the whole batch is refused, naming the
+ids (:class:`~triage.service.store.ConflictError`). The new rows, their scores and
+one audit entry are written in a single transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from triage.exceptions import SchemaError
+from triage.schema import validate_frames
+from triage.service import audit_log
+from triage.service._frames import COLUMNS, KEYS, Record, key_of, records_of
+from triage.service._scoring_store import score_missing
+from triage.service.scoring import Scorer
+from triage.service.store import ConflictError, Store
+from triage.service.tables import IncidentRow, OrderRow, PersonRow
+
+__all__ = ["IngestResult", "ingest"]
+
+logger = logging.getLogger(__name__)
+
+_TABLES: dict[str, Any] = {
+    "people": PersonRow.__table__,
+    "incidents": IncidentRow.__table__,
+    "orders": OrderRow.__table__,
+}
+_CHUNK = 300  # keys per IN (...) list
+_INSERT_CHUNK = 5000  # rows per executemany
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    stored: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    people_stored: int
+    orders_stored: int
+    scored: int
+    model_version: str | None
+
+
+def _stored_people(
+    store: Store, incidents: pd.DataFrame, people: pd.DataFrame, orders: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Rows of stored people that the batch names but does not carry."""
+    named: set[str] = set()
+    for frame, columns in ((incidents, ("victim_id", "perpetrator_id")), (orders, ("person_id",))):
+        if frame is None:
+            continue
+        for column in columns:
+            if column in frame:
+                named |= {str(v).strip() for v in frame[column].dropna()}
+    if "person_id" in people:
+        named -= {str(v).strip() for v in people["person_id"].dropna()}
+    if not named:
+        return people.iloc[0:0]
+    table = _TABLES["people"]
+    with store.session() as s:
+        rows = [
+            dict(r)
+            for chunk in _chunked(sorted(named))
+            for r in s.execute(select(table).where(table.c.person_id.in_(chunk))).mappings()
+        ]
+    found = pd.DataFrame(rows, columns=list(COLUMNS["people"]), dtype=object)
+    if len(people.columns):  # the batch's own columns, so its column problems stay its own
+        found = found[[c for c in people.columns if c in found.columns]]
+    return found
+
+
+def _chunked(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def _existing(
+    session: Session, table: str, records: Sequence[Record]
+) -> dict[tuple[Any, ...], str]:
+    """Stored content hashes of the rows with the same keys as ``records``."""
+    sql = _TABLES[table]
+    keys = [sql.c[k] for k in KEYS[table]]
+    found: dict[tuple[Any, ...], str] = {}
+    for chunk in _chunked([key_of(table, r) for r in records]):
+        where = keys[0].in_([k[0] for k in chunk]) if len(keys) == 1 else tuple_(*keys).in_(chunk)
+        for row in session.execute(select(*keys, sql.c.content_sha256).where(where)):
+            found[tuple(row[:-1])] = row[-1]
+    return found
+
+
+def _split(
+    session: Session, table: str, records: Sequence[Record]
+) -> tuple[list[Record], list[str], list[str]]:
+    """New records, ids of unchanged ones, ids of conflicting ones."""
+    stored = _existing(session, table, records)
+    new: list[Record] = []
+    same: list[str] = []
+    clash: list[str] = []
+    for record in records:
+        key = key_of(table, record)
+        name = "/".join(str(k) for k in key)
+        if key not in stored:
+            new.append(record)
+        elif stored[key] == record["content_sha256"]:
+            same.append(name)
+        else:
+            clash.append(name)
+    return new, same, clash
+
+
+def ingest(
+    store: Store,
+    incidents: pd.DataFrame,
+    people: pd.DataFrame,
+    orders: pd.DataFrame | None = None,
+    *,
+    scorer: Scorer | None,
+    key_id: str,
+) -> IngestResult:
+    """Validate, store and score one batch atomically (see the module docstring)."""
+    n_people = len(people)
+    extra = _stored_people(store, incidents, people, orders)
+    if len(extra):
+        people = pd.concat([people.reset_index(drop=True), extra], ignore_index=True)
+    report = validate_frames(incidents, people, orders)
+    if report.extract is None:
+        raise SchemaError(report.problems)
+    extract = report.extract
+    batch_people = extract.people.iloc[:n_people]  # stored people need no writing
+    records = {
+        "people": records_of("people", batch_people),
+        "incidents": records_of("incidents", extract.incidents),
+        "orders": [] if extract.orders is None else records_of("orders", extract.orders),
+    }
+    now = datetime.now(UTC)
+    with store.session() as s:
+        split = {t: _split(s, t, rs) for t, rs in records.items()}
+        conflicts = {t: sorted(clash) for t, (_, _, clash) in split.items() if clash}
+        if conflicts:
+            raise ConflictError(conflicts)
+        logger.info(
+            "storing %d incident(s), %d person(s), %d order(s)",
+            *(len(split[t][0]) for t in ("incidents", "people", "orders")),
+        )
+        for table in ("people", "incidents", "orders"):
+            new = split[table][0]
+            if table == "incidents":
+                for record in new:
+                    record["ingested_at"] = now
+            for start in range(0, len(new), _INSERT_CHUNK):
+                s.execute(insert(_TABLES[table]), new[start : start + _INSERT_CHUNK])
+        ids = [r["incident_id"] for r in records["incidents"]]
+        scored = score_missing(s, ids, scorer) if scorer is not None else 0
+        stored = tuple(r["incident_id"] for r in split["incidents"][0])
+        version = scorer.model_version if scorer is not None else None
+        audit_log.append(
+            s,
+            key_id=key_id,
+            action="ingest",
+            incident_ids=stored,
+            model_version=version,
+            detail={
+                "received": len(ids),
+                "unchanged": len(split["incidents"][1]),
+                "people_stored": len(split["people"][0]),
+                "orders_stored": len(split["orders"][0]),
+                "scored": scored,
+            },
+        )
+    return IngestResult(
+        received=len(ids),
+        stored=stored,
+        unchanged=tuple(split["incidents"][1]),
+        people_stored=len(split["people"][0]),
+        orders_stored=len(split["orders"][0]),
+        scored=scored,
+        model_version=version,
+    )

@@ -1,0 +1,293 @@
+"""What reviewers read and record: the day's ranked queue, one incident with its
+history and score, and review decisions. Each read that shows a score appends an
+audit entry naming the incidents shown, inside the same transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from triage.contract import BOOL_FLAGS
+from triage.service import audit_log
+from triage.service._scoring_store import score_missing
+from triage.service.scoring import Reason, Scorer
+from triage.service.store import NotFoundError, Store
+from triage.service.tables import IncidentRow, ReviewRow, ScoreRow
+
+__all__ = [
+    "NOT_REVIEWED",
+    "HistorySummary",
+    "IncidentView",
+    "QueueItem",
+    "QueueView",
+    "ReviewView",
+    "ScoreView",
+    "incident_view",
+    "queue",
+    "record_review",
+]
+
+NOT_REVIEWED = "not_reviewed"
+
+
+@dataclass(frozen=True)
+class ScoreView:
+    model_version: str
+    probability: float
+    band: str
+    reasons: tuple[Reason, ...]
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    rank: int
+    incident_id: str
+    probability: float
+    band: str
+    dash_grade: str
+    reasons: tuple[Reason, ...]
+    review_status: str
+    within_capacity: bool
+
+
+@dataclass(frozen=True)
+class QueueView:
+    date: date
+    model_version: str
+    capacity: int
+    items: tuple[QueueItem, ...]
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    id: int
+    incident_id: str
+    decision: str
+    override_band: str | None
+    has_note: bool
+    model_version: str | None
+    key_id: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class HistorySummary:
+    """Earlier records (reported strictly before this incident) of its people."""
+
+    victim_prior_incidents: int
+    perpetrator_prior_incidents: int
+    pair_prior_incidents: int
+    days_since_victim_last_incident: float | None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident_id: str
+    reported_at: datetime
+    incident_type: str
+    relationship: str
+    dash_grade: str
+    flags: dict[str, bool]
+    perpetrator_known: bool
+    history: HistorySummary
+    score: ScoreView | None
+    reviews: tuple[ReviewView, ...]
+
+
+def _reasons(raw: str) -> tuple[Reason, ...]:
+    return tuple(Reason(**r) for r in json.loads(raw))
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _latest_reviews(session: Session, ids: Sequence[str]) -> dict[str, str]:
+    status: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(ReviewRow.incident_id, ReviewRow.decision)
+            .where(ReviewRow.incident_id.in_(ids[start : start + 500]))
+            .order_by(ReviewRow.id)
+        )
+        status.update({i: d for i, d in rows})  # later decisions overwrite earlier
+    return status
+
+
+def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str) -> QueueView:
+    """Every incident reported on ``day`` (UTC), by descending probability; the first
+    ``capacity`` are within the team's capacity. Unscored ones are scored first."""
+    start, end = _day_bounds(day)
+    version = scorer.model_version
+    with store.session() as s:
+        on_day = IncidentRow.reported_at >= start, IncidentRow.reported_at < end
+        ids = list(s.scalars(select(IncidentRow.incident_id).where(*on_day)))
+        score_missing(s, ids, scorer)
+        rows = s.execute(
+            select(
+                IncidentRow.incident_id,
+                IncidentRow.dash_grade,
+                ScoreRow.probability,
+                ScoreRow.band,
+                ScoreRow.reasons_json,
+            )
+            .join(ScoreRow, ScoreRow.incident_id == IncidentRow.incident_id)
+            .where(*on_day, ScoreRow.model_version == version)
+            .order_by(ScoreRow.probability.desc(), IncidentRow.reported_at, IncidentRow.incident_id)
+        ).all()
+        status = _latest_reviews(s, ids)
+        items = tuple(
+            QueueItem(
+                rank=rank,
+                incident_id=r.incident_id,
+                probability=r.probability,
+                band=r.band,
+                dash_grade=r.dash_grade,
+                reasons=_reasons(r.reasons_json),
+                review_status=status.get(r.incident_id, NOT_REVIEWED),
+                within_capacity=rank <= capacity,
+            )
+            for rank, r in enumerate(rows, start=1)
+        )
+        audit_log.append(
+            s,
+            key_id=key_id,
+            action="queue.read",
+            incident_ids=[i.incident_id for i in items],
+            model_version=version,
+            detail={"date": day.isoformat(), "capacity": capacity},
+        )
+    return QueueView(day, version, capacity, items)
+
+
+def _history(session: Session, row: IncidentRow) -> HistorySummary:
+    before = IncidentRow.reported_at < row.reported_at
+
+    def count(*where: Any) -> int:
+        return int(session.scalar(select(func.count()).where(before, *where)) or 0)
+
+    victim = IncidentRow.victim_id == row.victim_id
+    perp = row.perpetrator_id
+    last = session.scalar(select(func.max(IncidentRow.reported_at)).where(before, victim))
+    days = None if last is None else (row.reported_at - last).total_seconds() / 86_400
+    return HistorySummary(
+        victim_prior_incidents=count(victim),
+        perpetrator_prior_incidents=0
+        if perp is None
+        else count(IncidentRow.perpetrator_id == perp),
+        pair_prior_incidents=0
+        if perp is None
+        else count(and_(victim, IncidentRow.perpetrator_id == perp)),
+        days_since_victim_last_incident=None if days is None else round(days, 2),
+    )
+
+
+def _reviews(session: Session, incident_id: str) -> tuple[ReviewView, ...]:
+    rows = session.scalars(
+        select(ReviewRow).where(ReviewRow.incident_id == incident_id).order_by(ReviewRow.id)
+    )
+    return tuple(_review_view(r) for r in rows)
+
+
+def _review_view(r: ReviewRow) -> ReviewView:
+    return ReviewView(
+        r.id,
+        r.incident_id,
+        r.decision,
+        r.override_band,
+        bool(r.note),
+        r.model_version,
+        r.key_id,
+        r.decided_at,
+    )
+
+
+def _score(session: Session, incident_id: str, version: str | None) -> ScoreView | None:
+    query = select(ScoreRow).where(ScoreRow.incident_id == incident_id)
+    if version is not None:
+        query = query.where(ScoreRow.model_version == version)
+    row = session.scalars(query.order_by(ScoreRow.scored_at.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return ScoreView(
+        row.model_version, row.probability, row.band, _reasons(row.reasons_json), row.scored_at
+    )
+
+
+def incident_view(
+    store: Store, incident_id: str, scorer: Scorer | None, *, key_id: str
+) -> IncidentView:
+    """One incident for a reviewer: attributes (never its people's ids or protected
+    attributes), a history summary, the current model's score and the reviews."""
+    with store.session() as s:
+        row = s.get(IncidentRow, incident_id)
+        if row is None:
+            raise NotFoundError(f"no incident {incident_id!r} in the store")
+        if scorer is not None:
+            score_missing(s, [incident_id], scorer)
+        score = _score(s, incident_id, scorer.model_version if scorer else None)
+        view = IncidentView(
+            incident_id=row.incident_id,
+            reported_at=row.reported_at,
+            incident_type=row.incident_type,
+            relationship=row.relationship,
+            dash_grade=row.dash_grade,
+            flags={f: bool(getattr(row, f)) for f in BOOL_FLAGS},
+            perpetrator_known=row.perpetrator_id is not None,
+            history=_history(s, row),
+            score=score,
+            reviews=_reviews(s, incident_id),
+        )
+        audit_log.append(
+            s,
+            key_id=key_id,
+            action="incident.read",
+            incident_ids=[incident_id],
+            model_version=None if score is None else score.model_version,
+            detail={"score_shown": score is not None},
+        )
+    return view
+
+
+def record_review(
+    store: Store,
+    incident_id: str,
+    *,
+    decision: str,
+    override_band: str | None,
+    note: str | None,
+    model_version: str | None,
+    key_id: str,
+) -> ReviewView:
+    """Store a decision (the note is kept but never returned or logged)."""
+    with store.session() as s:
+        if s.get(IncidentRow, incident_id) is None:
+            raise NotFoundError(f"no incident {incident_id!r} in the store")
+        row = ReviewRow(
+            incident_id=incident_id,
+            decision=decision,
+            override_band=override_band,
+            note=note or None,
+            model_version=model_version,
+            key_id=key_id,
+            decided_at=datetime.now(UTC),
+        )
+        s.add(row)
+        s.flush()
+        audit_log.append(
+            s,
+            key_id=key_id,
+            action="review",
+            incident_ids=[incident_id],
+            model_version=model_version,
+            detail={"decision": decision, "override_band": override_band, "review_id": row.id},
+        )
+        return _review_view(row)

@@ -1,0 +1,107 @@
+"""Incidents: ingest a batch (``ingest``), read one and record a review (``reviewer``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, Path
+
+from triage.service import ingest as ingesting
+from triage.service import reading
+from triage.service.deps import IngestDep, OptionalScorerDep, ReviewerDep, StoreDep
+from triage.service.errors import responses
+from triage.service.schemas import (
+    IncidentBatch,
+    IncidentOut,
+    IngestOut,
+    ReviewIn,
+    ReviewOut,
+    Scalar,
+)
+
+router = APIRouter(tags=["incidents"])
+
+IncidentId = Annotated[str, Path(min_length=1, max_length=64, description="The incident's id.")]
+
+
+def _frame(rows: Sequence[Mapping[str, Scalar]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+
+
+@router.post(
+    "/incidents",
+    response_model=IngestOut,
+    status_code=200,
+    responses=responses(401, 403, 409, 422),
+)
+def post_incidents(
+    batch: IncidentBatch, key: IngestDep, store: StoreDep, scorer: OptionalScorerDep
+) -> IngestOut:
+    """Store a batch whole or not at all, scoring each new incident.
+
+    Checked by the same data contract as `triage validate`: one bad row and nothing
+    is stored, with every problem listed (table, column, row, value, rule). Re-sending
+    an incident with the same content changes nothing; with different content the
+    batch is refused (409) naming the ids.
+    """
+    orders = None if batch.orders is None else _frame(batch.orders)
+    result = ingesting.ingest(
+        store,
+        _frame(batch.incidents),
+        _frame(batch.people),
+        orders,
+        scorer=scorer,
+        key_id=key.key_id,
+    )
+    return IngestOut(
+        received=result.received,
+        stored=list(result.stored),
+        unchanged=list(result.unchanged),
+        people_stored=result.people_stored,
+        orders_stored=result.orders_stored,
+        scored=result.scored,
+        model_version=result.model_version,
+    )
+
+
+@router.get(
+    "/incidents/{incident_id}", response_model=IncidentOut, responses=responses(401, 403, 404, 422)
+)
+def get_incident(
+    incident_id: IncidentId, key: ReviewerDep, store: StoreDep, scorer: OptionalScorerDep
+) -> IncidentOut:
+    """One incident: its attributes, a summary of its people's earlier records, the
+    served model's score with reasons, and the reviews so far. Person ids and
+    protected attributes are never shown."""
+    view = reading.incident_view(store, incident_id, scorer, key_id=key.key_id)
+    return IncidentOut.model_validate(asdict(view))
+
+
+@router.post(
+    "/incidents/{incident_id}/review",
+    response_model=ReviewOut,
+    status_code=201,
+    responses=responses(401, 403, 404, 422),
+)
+def post_review(
+    incident_id: IncidentId,
+    review: ReviewIn,
+    key: ReviewerDep,
+    store: StoreDep,
+    scorer: OptionalScorerDep,
+) -> ReviewOut:
+    """Record a decision, optionally overriding the model's band (with a note). The
+    note is stored for the record but never returned or logged."""
+    view = reading.record_review(
+        store,
+        incident_id,
+        decision=review.decision.value,
+        override_band=None if review.override_band is None else review.override_band.value,
+        note=review.note,
+        model_version=None if scorer is None else scorer.model_version,
+        key_id=key.key_id,
+    )
+    return ReviewOut.model_validate(asdict(view))

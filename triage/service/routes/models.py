@@ -1,0 +1,63 @@
+"""The served model (``reviewer`` or ``auditor``), any version's report
+(``auditor``), and reloading the champion after a promotion (``admin``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from triage.service.deps import AdminDep, AuditorDep, LoadedDep, ModelReaderDep, ModelsDep, StoreDep
+from triage.service.errors import ModelUnavailable, responses
+from triage.service.models import ModelInfo, reload_champion
+from triage.service.schemas import ModelOut, ModelReportOut, ReloadOut
+
+router = APIRouter(tags=["models"])
+
+
+def _model_out(info: ModelInfo, model_version: str) -> dict[str, object]:
+    return {
+        "model_version": model_version,
+        "name": info.name,
+        "version": info.version,
+        "created": info.created,
+        "aliases": list(info.aliases),
+        "metrics": dict(info.metrics),
+    }
+
+
+@router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503))
+def get_model(key: ModelReaderDep, loaded: LoadedDep) -> ModelOut:
+    """The champion being served: its version and validation metrics."""
+    info, scorer = loaded.get()
+    if info is None or scorer is None:
+        raise ModelUnavailable("no champion model is loaded")
+    return ModelOut.model_validate(_model_out(info, scorer.model_version))
+
+
+@router.get(
+    "/models/{version}/report",
+    response_model=ModelReportOut,
+    responses=responses(401, 403, 404, 422),
+)
+def get_report(
+    version: Annotated[int, Path(ge=1)], key: AuditorDep, models: ModelsDep
+) -> ModelReportOut:
+    """A version's metrics, its report files and its model card."""
+    report = models.report(version)
+    body = _model_out(report.info, report.info.model_version)
+    return ModelReportOut.model_validate(
+        {**body, "files": list(report.files), "model_card": report.model_card}
+    )
+
+
+@router.post("/admin/reload", response_model=ReloadOut, responses=responses(401, 403))
+def post_reload(key: AdminDep, store: StoreDep, models: ModelsDep, loaded: LoadedDep) -> ReloadOut:
+    """Serve the registry's current ``@champion`` (after a promotion or rollback).
+
+    The caller cannot choose a version: promotion goes through the registry's gates.
+    Promotions since the last look and the reload itself go to the audit log."""
+    previous, current = reload_champion(
+        store, models, loaded, key_id=key.key_id, action="model.reload"
+    )
+    return ReloadOut(model_version=current, previous=previous, changed=previous != current)

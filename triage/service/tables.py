@@ -1,0 +1,176 @@
+"""The store's tables (SQLAlchemy 2 declarative models).
+
+Incidents, people and orders keep the data contract's columns (DESIGN §3) plus the
+SHA-256 of their canonical content, which makes a re-sent row a no-op and a changed
+one a conflict. Timestamps are UTC on every backend (:class:`UtcDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from triage.contract import BOOL_FLAGS, DASH_QUESTIONS
+
+__all__ = [
+    "ApiKeyRow",
+    "AuditRow",
+    "Base",
+    "IncidentRow",
+    "OrderRow",
+    "PersonRow",
+    "ReviewRow",
+    "ScoreRow",
+    "UtcDateTime",
+]
+
+_ID = 64
+_HASH = 64
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime everywhere: SQLite keeps naive text, so values are
+    converted to UTC on the way in and marked UTC on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a UTC time")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stamp: datetime = value
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+
+    person_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    sex: Mapped[str] = mapped_column(String(16))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    ethnicity: Mapped[str] = mapped_column(String(16))
+    content_sha256: Mapped[str] = mapped_column(String(_HASH))
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+
+    incident_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    victim_id: Mapped[str] = mapped_column(ForeignKey("people.person_id"), index=True)
+    perpetrator_id: Mapped[str | None] = mapped_column(ForeignKey("people.person_id"), index=True)
+    relationship: Mapped[str] = mapped_column(String(32))
+    incident_type: Mapped[str] = mapped_column(String(64))
+    injury: Mapped[bool] = mapped_column(Boolean)
+    weapon: Mapped[bool] = mapped_column(Boolean)
+    strangulation: Mapped[bool] = mapped_column(Boolean)
+    children_present: Mapped[bool] = mapped_column(Boolean)
+    substance_misuse: Mapped[bool] = mapped_column(Boolean)
+    dash_grade: Mapped[str] = mapped_column(String(16))
+    deprivation_decile: Mapped[int | None] = mapped_column(Integer)
+    content_sha256: Mapped[str] = mapped_column(String(_HASH))
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+for _q in DASH_QUESTIONS:  # 27 nullable answers, declared in a loop to stay in step
+    setattr(IncidentRow, _q, mapped_column(_q, Boolean, nullable=True))
+assert all(hasattr(IncidentRow, f) for f in BOOL_FLAGS)
+
+
+class OrderRow(Base):
+    """A protective order, keyed by person, type and start (the contract has no id)."""
+
+    __tablename__ = "orders"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id"), primary_key=True)
+    order_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    end_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    content_sha256: Mapped[str] = mapped_column(String(_HASH))
+
+
+class ScoreRow(Base):
+    """One model version's score of one incident; the queue ranks by probability."""
+
+    __tablename__ = "scores"
+    __table_args__ = (Index("ix_scores_version_probability", "model_version", "probability"),)
+
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.incident_id"), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(16))
+    reasons_json: Mapped[str] = mapped_column(Text)
+    scored_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReviewRow(Base):
+    """A reviewer's decision; the latest one per incident is its review status."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.incident_id"), index=True)
+    decision: Mapped[str] = mapped_column(String(32))
+    override_band: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    key_id: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiKeyRow(Base):
+    """An API key's salted SHA-256; the key itself is shown once and never stored."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    salt: Mapped[str] = mapped_column(String(64))
+    secret_sha256: Mapped[str] = mapped_column(String(_HASH))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditRow(Base):
+    """One append-only audit entry. Every field is text or an integer so the hash is
+    recomputed from exactly what is stored, on any backend."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    incident_ids: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(_HASH))
+    hash: Mapped[str] = mapped_column(String(_HASH), unique=True)
