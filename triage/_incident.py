@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import cast
 
 import numpy as np
@@ -81,10 +82,11 @@ class Incidents:
         answers = np.full((len(frame), len(DASH_QUESTIONS)), np.nan, dtype=np.float32)
         for k, q in enumerate(DASH_QUESTIONS):
             if q in frame:
-                answers[:, k] = frame[q].astype("boolean").to_numpy(np.float32, na_value=np.nan)
+                col = frame[q] if frame[q].dtype == "boolean" else frame[q].astype("boolean")
+                answers[:, k] = col.to_numpy(np.float32, na_value=np.nan)
         return cls(to_ns(frame["reported_at"]), type_code, flags, grade, answers)
 
-    @property
+    @cached_property
     def ticks(self) -> IntArray:
         ticks: IntArray = (self.answers == 1).sum(axis=1).astype(np.int64)
         return ticks

@@ -29,8 +29,13 @@ __all__ = [
     "PROTECTED_ATTRIBUTES",
     "WINDOWED_AGGREGATES",
     "AggregateGroup",
+    "CalibrationSpec",
     "FeatureSetSpec",
+    "GridPoint",
     "LabelSpec",
+    "LightGBMParams",
+    "LogisticSpec",
+    "ModelParams",
     "ModelSpec",
     "SplitSpec",
     "load_feature_spec",
@@ -188,12 +193,70 @@ class SplitSpec(_Spec):
     test_span_days: int = Field(default=182, gt=0)
 
 
+class LightGBMParams(_Spec):
+    """The booster's settings; see the comments in ``models/escalation.yaml``."""
+
+    learning_rate: float = Field(default=0.1, gt=0, le=1)
+    num_leaves: int = Field(default=7, ge=2, le=4096)
+    min_child_samples: int = Field(default=200, ge=1)
+    feature_fraction: float = Field(default=0.5, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.5, gt=0, le=1)
+    bagging_freq: int = Field(default=1, ge=0)
+    lambda_l2: float = Field(default=10.0, ge=0)
+    max_bin: int = Field(default=255, ge=3, le=65_535)
+    scale_pos_weight: float = Field(default=1.0, gt=0)
+    max_rounds: int = Field(default=1000, ge=1)
+    early_stopping_rounds: int = Field(default=30, ge=1)
+    num_threads: int = Field(default=1, ge=1, le=256)
+
+
+class GridPoint(_Spec):
+    """One alternative to the base parameters, tried on each calibration slice."""
+
+    learning_rate: float | None = Field(default=None, gt=0, le=1)
+    num_leaves: int | None = Field(default=None, ge=2, le=4096)
+    min_child_samples: int | None = Field(default=None, ge=1)
+    feature_fraction: float | None = Field(default=None, gt=0, le=1)
+    lambda_l2: float | None = Field(default=None, ge=0)
+
+
+class CalibrationSpec(_Spec):
+    """How scores become probabilities: ``platt`` (a sigmoid of the raw margin, keeps
+    the ranking) or ``isotonic`` (a monotone step map), fitted on the last
+    ``slice_days`` of each training period."""
+
+    method: Literal["platt", "isotonic"] = "platt"
+    slice_days: int = Field(default=182, gt=0, le=3650)
+
+
+class LogisticSpec(_Spec):
+    """The elastic-net logistic baseline (standardised numeric, one-hot categories)."""
+
+    C: float = Field(default=0.01, gt=0)
+    l1_ratio: float = Field(default=0.5, ge=0, le=1)
+    tol: float = Field(default=0.01, gt=0)
+    max_iter: int = Field(default=200, ge=1)
+    log_transform: bool = True
+    max_rows: int = Field(default=100_000, ge=100)
+
+
+class ModelParams(_Spec):
+    """The ``model:`` section: booster, grid, calibration and the logistic baseline."""
+
+    lightgbm: LightGBMParams = LightGBMParams()
+    grid: tuple[GridPoint, ...] = ()
+    calibration: CalibrationSpec = CalibrationSpec()
+    logistic: LogisticSpec = LogisticSpec()
+
+
 class ModelSpec(_Spec):
-    """A model spec: the labels it knows, the one it predicts, and its validation."""
+    """A model spec: the labels it knows, the one it predicts, its validation and
+    (``model``) how the booster, its calibration and the baselines are fitted."""
 
     label: str = Field(pattern=_NAME)
     labels: tuple[LabelSpec, ...] = Field(min_length=1)
     splits: SplitSpec = SplitSpec()
+    model: ModelParams = ModelParams()
 
     @model_validator(mode="after")
     def _label_is_defined(self) -> ModelSpec:
@@ -214,7 +277,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def _load_yaml_model(path: str | Path | None, default: str, model: type[_M], what: str) -> _M:
-    file = Path(path) if path is not None else spec_path(default)
+    file = spec_path(path if path is not None else default)
     try:
         raw_text = file.read_text(encoding="utf-8")
     except OSError as exc:

@@ -5,6 +5,7 @@
     ├── SchemaError          an extract breaks the data contract (carries every problem)
     ├── LeakageError         a computation would read records from its own future
     ├── ModelNotFoundError   no such model, version or alias in the registry
+    ├── BundleIntegrityError a saved model bundle is incomplete, altered or unreadable
     └── AuthError            a missing, unknown or under-privileged API key
 
 Callers (the CLI, the service) catch ``TriageError`` and render it; anything else
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthError",
+    "BundleIntegrityError",
     "ConfigError",
     "LeakageError",
     "ModelNotFoundError",
@@ -52,6 +54,11 @@ class LeakageError(TriageError):
 
 class ModelNotFoundError(TriageError):
     """The registry holds no such model, version or alias."""
+
+
+class BundleIntegrityError(TriageError):
+    """A model bundle's file is missing, does not match its recorded sha256, or cannot
+    be read; the message names the file. Nothing from such a bundle is used."""
 
 
 class AuthError(TriageError):

@@ -122,6 +122,8 @@ def _quiet_mlflow() -> Any:
     import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # a uv-built environment has no pip for MLflow to pin; the booster needs none
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return mlflow
 

@@ -4,7 +4,14 @@ raises ``TriageError``, and only this package renders."""
 
 from __future__ import annotations
 
-from triage.cli import _demo, _features, _service, _synth, _validate  # noqa: F401 (registers)
+from triage.cli import (  # noqa: F401 (each registers its commands)
+    _demo,
+    _features,
+    _models,
+    _service,
+    _synth,
+    _validate,
+)
 from triage.cli._app import app, main
 
 __all__ = ["app", "main"]

@@ -6,40 +6,99 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from triage.calibration import calibration_report
 from triage.cli._app import app, console, fail
 from triage.cli._render import validation_summary
-from triage.cli._synth import _generate, calibration_table
 from triage.exceptions import SchemaError, TriageError
-from triage.schema import validate_extract
-from triage.synth import SynthConfig, write_world
+from triage.synth import SynthConfig
+
+
+def _prepared_table(prepared: object) -> Table:
+    from triage.labels import label_summary
+
+    labels = prepared.labels  # type: ignore[attr-defined]
+    matrix = prepared.matrix  # type: ignore[attr-defined]
+    plan = prepared.plan  # type: ignore[attr-defined]
+    table = Table(title="Labels and point-in-time features", header_style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("incidents (rows)", f"{len(matrix.X):,}")
+    table.add_row("features", f"{matrix.X.shape[1]:,}")
+    for spec in prepared.model_spec.labels:  # type: ignore[attr-defined]
+        s = label_summary(labels, spec.name)
+        table.add_row(f"{spec.name}: rate among labelled", f"{s['rate']:.1%}")
+        table.add_row(f"{spec.name}: censored (window passes the end)", f"{s['censored']:,}")
+    table.add_row("temporal splits", str(len(plan.splits)))
+    return table
 
 
 @app.command("demo")
 def demo(
     workdir: Annotated[
-        Path, typer.Option(help="Working folder (created; regenerated files are replaced).")
+        Path, typer.Option(help="Working folder for the extract and reports.")
     ] = Path("work/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic county.")] = SynthConfig().seed,
+    years: Annotated[float, typer.Option(help="Years in the county's extract.")] = 5.0,
+    incidents_per_year: Annotated[
+        int, typer.Option(help="About this many incidents a year.")
+    ] = SynthConfig().incidents_per_year,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (default: TRIAGE_TRACKING_URI or models/)."),
+    ] = None,
 ) -> None:
-    """Run the main job on a synthetic county: synthesise, validate, report."""
+    """Run the main job on a synthetic county: synthesise, validate, calibrate, build
+    labels and features, train and evaluate against DASH, register and promote."""
+    from triage.calibration import calibration_report
+    from triage.cli._models import _registry, comparison_table, gates_table, versions_table
+    from triage.cli._synth import _generate, calibration_table
+    from triage.pipeline import prepare, train_and_register
+    from triage.registry import PromotionRefused, promotion_gates
+    from triage.schema import validate_extract
+    from triage.synth import write_world
+
     extract_dir = workdir / "extract"
     try:
         console.rule("[bold]1. Synthetic county")
-        config = SynthConfig(seed=seed)
+        config = SynthConfig(seed=seed, years=years, incidents_per_year=incidents_per_year)
         world = _generate(config)
         write_world(world, extract_dir, overwrite=True)
         n = len(world.extract.incidents)
         console.print(f"{n:,} incidents over {config.years:g} years in [bold]{extract_dir}[/]")
         console.rule("[bold]2. Validate against the data contract")
         report = validate_extract(extract_dir)
-        if not report.ok:
+        if not report.ok or report.extract is None:
             raise SchemaError(report.problems)
+        extract = report.extract
         console.print(validation_summary(report))
         console.rule("[bold]3. Calibration against published figures")
-        console.print(
-            calibration_table(calibration_report(report.extract or world.extract, world.truth))
-        )
+        console.print(calibration_table(calibration_report(extract, world.truth)))
+        console.rule("[bold]4. Labels, features, temporal splits")
+        prepared = prepare(extract)
+        console.print(_prepared_table(prepared))
+        console.rule("[bold]5. Train, evaluate against DASH and the baselines, register")
+        registry = _registry(tracking_uri)
+        with console.status("training with temporal validation..."):
+            trained = train_and_register(
+                prepared, registry, truth=world.truth, report_dir=workdir / "reports"
+            )
+        console.print(comparison_table(trained.evaluation.headline()))
+        version = trained.version
+        assert version is not None
+        console.print(f"registered {version.name} v{version.version}")
+        console.rule("[bold]6. Promote through the gates")
+        gates = promotion_gates(version)
+        console.print(gates_table(gates))
+        try:
+            decision = registry.promote(version.name, version.version, gates)
+            console.print(f"@champion is now {version.name} v{decision.version}")
+        except PromotionRefused as exc:
+            console.print(f"[yellow]not promoted:[/] {exc}")
+        console.print(versions_table(registry.versions(version.name)))
     except TriageError as exc:
         raise fail(exc) from None
+    console.rule("[bold]Where to look")
+    console.print(f"evaluation report   {trained.report_html}")
+    console.print(f"registry            mlflow ui --backend-store-uri {registry.tracking_uri}")
+    console.print("versions            triage models")

@@ -1,0 +1,247 @@
+"""`triage train`, `evaluate`, `promote`, `rollback` and `models`: the data
+scientist's loop around the MLflow registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from triage.cli._app import app, console, fail
+from triage.exceptions import TriageError
+
+DEFAULT_MODEL = "serious_harm_365d"
+TrackingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: TRIAGE_TRACKING_URI or sqlite:///models/mlflow.db).",
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[str, typer.Option("--model", help="Registered model (named after its label).")]
+
+
+def _registry(tracking_uri: str | None) -> Any:
+    from triage.registry import MlflowRegistry, ensure_local_store
+    from triage.settings import Settings
+
+    settings = Settings.from_env(tracking_uri=tracking_uri)
+    ensure_local_store(settings)
+    return MlflowRegistry(settings.tracking_uri)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def comparison_table(headline: dict[str, Any]) -> Table:
+    """Model vs baselines vs the oracle, pooled over the temporal splits."""
+    table = Table(title="Out-of-time validation, pooled over the splits", header_style="bold")
+    for col in ("scorer", "ROC AUC", "recall@k per day"):
+        table.add_column(col, justify="left" if col == "scorer" else "right")
+    for name, key in (
+        ("model", "model"),
+        ("logistic (elastic net)", "logistic"),
+        ("DASH grade", "dash"),
+        ("prior incidents", "prior"),
+    ):
+        table.add_row(name, f"{headline[f'auc_{key}']:.3f}", _pct(headline[f"recall_at_k_{key}"]))
+    if "auc_oracle" in headline:
+        table.add_row("[dim]truth (ceiling)[/]", f"{headline['auc_oracle']:.3f}", "")
+    table.caption = (
+        f"At DASH's flag rate ({_pct(headline['flag_rate'])}), unflagged incidents that escalate: "
+        f"DASH {_pct(headline['dash_npe'])} ({headline['dash_missed']:,.0f} missed), "
+        f"model {_pct(headline['model_npe'])} ({headline['model_missed']:,.0f} missed). "
+        f"ECE {headline['ece_model']:.4f}; daily capacity k = {headline['capacity']}."
+    )
+    return table
+
+
+def gates_table(gates: Any) -> Table:
+    table = Table(title="Promotion gates", header_style="bold")
+    table.add_column("gate")
+    table.add_column("result", justify="center")
+    table.add_column("detail")
+    for g in gates:
+        table.add_row(g.name, "[green]pass[/]" if g.passed else "[red]FAIL[/]", g.detail)
+    return table
+
+
+@app.command("train")
+def train_command(
+    directory: Annotated[Path, typer.Argument(help="Extract folder (validated first).")],
+    spec: Annotated[Path, typer.Option(help="Model spec.")] = Path("models/escalation.yaml"),
+    features: Annotated[Path, typer.Option(help="Feature-set spec.")] = Path(
+        "features/default.yaml"
+    ),
+    mapping: Annotated[
+        Path | None, typer.Option(help="Column mapping for a force's export.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Training seed (same data, specs, seed: same booster).")
+    ] = 0,
+    capacity: Annotated[
+        int | None, typer.Option(help="Daily review capacity k (TRIAGE_CAPACITY).")
+    ] = None,
+    reports: Annotated[Path, typer.Option(help="Where to write the evaluation report.")] = Path(
+        "evaluation/reports"
+    ),
+    register: Annotated[
+        bool, typer.Option("--register/--no-register", help="Record the run in MLflow.")
+    ] = True,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Train with temporal validation, compare with DASH, the baselines and (on a
+    synthetic world) the truth, write the evaluation report, register a version."""
+    import pandas as pd
+
+    from triage.pipeline import prepare, train_and_register
+    from triage.registry import NullTracker
+    from triage.schema import load_extract
+    from triage.settings import Settings
+
+    try:
+        cap = Settings.from_env(capacity=capacity).capacity
+        tracker = _registry(tracking_uri) if register else NullTracker()
+        truth_file = directory / "truth.parquet"
+        truth = pd.read_parquet(truth_file) if truth_file.exists() else None
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("validating the extract", total=None)
+
+            def step(text: str) -> None:
+                progress.update(task, description=text)
+
+            extract = load_extract(directory, mapping=mapping)
+            prepared = prepare(extract, spec, features, step=step)
+            out = train_and_register(
+                prepared,
+                tracker,
+                model_spec=spec,
+                feature_spec=features,
+                truth=truth,
+                capacity=cap,
+                seed=seed,
+                report_dir=reports,
+                step=step,
+            )
+    except TriageError as exc:
+        raise fail(exc) from None
+    console.print(comparison_table(out.evaluation.headline()))
+    console.print(f"evaluation report: [bold]{out.report_html}[/]")
+    if out.version is not None:
+        console.print(
+            f"registered [bold]{out.version.name}[/] version [bold]{out.version.version}[/]"
+        )
+
+
+@app.command("evaluate")
+def evaluate_command(
+    version: Annotated[str, typer.Argument(help="Version number or alias (e.g. champion).")],
+    model: ModelOpt = DEFAULT_MODEL,
+    out: Annotated[Path, typer.Option(help="Folder for the version's reports.")] = Path(
+        "evaluation/reports"
+    ),
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Fetch a version's evaluation report from the registry and show its headline."""
+    try:
+        registry = _registry(tracking_uri)
+        info = registry.version(model, version)
+        folder = registry.download_reports(model, info.version, out / f"{model}-v{info.version}")
+    except TriageError as exc:
+        raise fail(exc) from None
+    data = json.loads((folder / "evaluation.json").read_text())
+    console.print(comparison_table(data["headline"]))
+    console.print(f"report: [bold]{folder / 'evaluation.html'}[/]")
+
+
+@app.command("promote")
+def promote_command(
+    version: Annotated[int, typer.Argument(help="Version to make @champion.")],
+    model: ModelOpt = DEFAULT_MODEL,
+    override_reason: Annotated[
+        str | None,
+        typer.Option(help="Why to promote despite failed gates (recorded with the version)."),
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Move @champion to VERSION through the promotion gates (DESIGN §10)."""
+    from triage.registry import promotion_gates
+
+    try:
+        registry = _registry(tracking_uri)
+        gates = promotion_gates(registry.version(model, version))
+        console.print(gates_table(gates))
+        decision = registry.promote(model, version, gates, override_reason=override_reason)
+    except TriageError as exc:
+        raise fail(exc) from None
+    was = "none" if decision.previous is None else f"v{decision.previous}"
+    note = f" (override: {decision.override_reason})" if decision.override_reason else ""
+    console.print(f"@champion is now {model} v{decision.version} (was {was}){note}")
+
+
+@app.command("rollback")
+def rollback_command(
+    model: ModelOpt = DEFAULT_MODEL,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Restore the previous @champion."""
+    try:
+        decision = _registry(tracking_uri).rollback(model, reason=reason)
+    except TriageError as exc:
+        raise fail(exc) from None
+    console.print(f"@champion is back to {model} v{decision.version} (was v{decision.previous})")
+
+
+def versions_table(versions: Any) -> Table:
+    from triage.registry import LOGISTIC_AUC, MODEL_AUC, MODEL_ECE
+
+    table = Table(title="Registered versions", header_style="bold")
+    columns = ("version", "created", "aliases", "AUC", "logistic", "DASH", "ECE", "NPE/DASH")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("created", "aliases") else "right")
+    for v in versions:
+        m = v.metrics
+
+        def f(key: str, fmt: str = ".3f", m: Any = m) -> str:
+            return format(m[key], fmt) if key in m else "-"
+
+        ratio = "-"
+        if m.get("headline_dash_npe"):
+            ratio = f"{m['headline_model_npe'] / m['headline_dash_npe']:.2f}x"
+        table.add_row(
+            str(v.version),
+            v.created.strftime("%Y-%m-%d"),
+            ", ".join(v.aliases),
+            f(MODEL_AUC),
+            f(LOGISTIC_AUC),
+            f("pooled_dash_roc_auc"),
+            f(MODEL_ECE, ".4f"),
+            ratio,
+        )
+    return table
+
+
+@app.command("models")
+def models_command(model: ModelOpt = DEFAULT_MODEL, tracking_uri: TrackingOpt = None) -> None:
+    """List the registered versions with their key metrics and aliases."""
+    try:
+        versions = _registry(tracking_uri).versions(model)
+    except TriageError as exc:
+        raise fail(exc) from None
+    if not versions:
+        console.print(f"no versions of {model} yet: run [bold]triage train DIR[/]")
+        return
+    console.print(versions_table(versions))

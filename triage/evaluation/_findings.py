@@ -1,0 +1,125 @@
+"""The audit's findings in plain words, for the report's summary and the model card."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from triage.evaluation._fairness_result import (
+    FLAGGED,
+    TOO_SMALL,
+    AttributeResult,
+    Disparity,
+    OperatingPoint,
+    ThresholdOption,
+)
+
+__all__ = ["ATTRIBUTE_TEXT", "METRIC_TEXT", "summarise"]
+
+METRIC_TEXT: dict[str, str] = {
+    "base_rate": "escalation rate",
+    "mean_score": "mean score",
+    "selection_rate": "share flagged for review",
+    "fnr": "missed-case rate (FNR)",
+    "fpr": "false-positive rate (FPR)",
+    "precision": "precision",
+    "fdr": "false-discovery rate (FDR)",
+    "calibration": "calibration (mean score / escalation rate)",
+    "auc": "AUC",
+    "capacity_recall": "share of escalations in the daily top k",
+}
+ATTRIBUTE_TEXT: dict[str, str] = {
+    "victim_sex": "victims by sex",
+    "victim_age_band": "victims by age band",
+    "victim_ethnicity": "victims by ethnicity",
+    "victim_sex_ethnicity": "victims by sex and ethnicity",
+    "deprivation_quintile": "incidents by area deprivation quintile (1 = most deprived)",
+    "perpetrator_sex": "perpetrators by sex",
+    "perpetrator_age_band": "perpetrators by age band",
+    "perpetrator_ethnicity": "perpetrators by ethnicity",
+}
+
+
+def _pct(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _num(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.2f}"
+
+
+def _operating(op: OperatingPoint) -> str:
+    rule = (
+        f"each day's {op.capacity} highest-scoring incidents are flagged for review"
+        if op.rule == "daily_top_k"
+        else f"incidents scoring at least {op.threshold:g} are flagged for review"
+    )
+    return (
+        f"Operating point: {rule} ({_pct(op.selection_rate)} of {op.incidents} incidents over "
+        f"{op.days} days); {_pct(op.recall)} of the {op.positives} escalations are flagged, "
+        f"precision {_pct(op.precision)}."
+    )
+
+
+def _flag_sentence(d: Disparity, confidence: float) -> str:
+    direction = "higher" if d.ratio > 1 else "lower"
+    return (
+        f"FLAG {d.name}: {ATTRIBUTE_TEXT.get(d.attribute, d.attribute)}, group '{d.group}' "
+        f"has a {METRIC_TEXT[d.metric]} of {_num(d.value)} against {_num(d.reference_value)} "
+        f"for '{d.reference}' (ratio {_num(d.ratio)}, {confidence:.0%} interval "
+        f"{_num(d.low)}-{_num(d.high)}): {direction} than the reference group."
+    )
+
+
+def _thresholds(option: ThresholdOption) -> str:
+    if option.note:
+        return f"Group-specific thresholds ({option.constraint}) not assessed: {option.note}."
+    spread = [g.fnr_before for g in option.groups if not math.isnan(g.fnr_before)]
+    after = [g.fnr_after for g in option.groups if not math.isnan(g.fnr_after)]
+    gap_before = max(spread) - min(spread) if spread else math.nan
+    gap_after = max(after) - min(after) if after else math.nan
+    return (
+        f"Option considered, not applied: group-specific thresholds by "
+        f"{option.attribute} ({option.constraint}) would change the spread of missed-case "
+        f"rates across groups from {_pct(gap_before)} to {_pct(gap_after)} points, overall "
+        f"recall from {_pct(option.recall_before)} to {_pct(option.recall_after)} and the "
+        f"incidents flagged per day from {option.flagged_per_day_before:.1f} to "
+        f"{option.flagged_per_day_after:.1f}."
+    )
+
+
+def summarise(
+    op: OperatingPoint,
+    attributes: Sequence[AttributeResult],
+    option: ThresholdOption | None,
+    *,
+    confidence: float,
+    tolerance: tuple[float, float],
+) -> tuple[str, ...]:
+    """One sentence per finding: the operating point, every flag, the primary test's
+    verdict, groups too small to judge, and the threshold option."""
+    disparities = [d for a in attributes for d in a.disparities]
+    flagged = [d for d in disparities if d.status == FLAGGED]
+    out = [_operating(op)]
+    out += [_flag_sentence(d, confidence) for d in flagged]
+    low, high = tolerance
+    primary = [d for d in disparities if d.primary]
+    if primary and not any(d.status == FLAGGED for d in primary):
+        out.append(
+            "Primary test (missed cases across victim groups): no group's missed-case rate "
+            f"differs from its reference group's beyond the band [{low:g}, {high:g}] with "
+            f"{confidence:.0%} confidence."
+        )
+    if not flagged:
+        out.append("No disparity is flagged.")
+    for attribute in attributes:
+        small = sorted({d.group for d in attribute.disparities if d.status == TOO_SMALL})
+        if small:
+            out.append(
+                f"Too small to judge ({ATTRIBUTE_TEXT.get(attribute.name, attribute.name)}): "
+                + ", ".join(f"'{g}'" for g in small)
+                + "."
+            )
+    if option is not None:
+        out.append(_thresholds(option))
+    return tuple(out)

@@ -1,0 +1,308 @@
+"""Explanations of a LightGBM model's scores (DESIGN §1, §10): exact per-incident
+contributions as reasons in plain words, and a global SHAP summary.
+
+Per incident, LightGBM's own TreeSHAP (``pred_contrib=True``) gives each feature's
+contribution in the raw margin (log-odds) space; the base value plus the
+contributions equal the model's raw score exactly. The reasons shown are the
+features with the largest absolute contributions, each worded from the feature
+catalogue's description template with the incident's value, and marked as raising or
+lowering the risk. A calibrator applied after the model changes the probability, not
+the order or the sign of these contributions.
+
+Globally, ``shap.TreeExplainer`` on a sample of incidents gives the beeswarm and bar
+plots (PNG bytes, drawn on standalone matplotlib figures so no pyplot state or
+display backend is touched) and the mean absolute SHAP value of every feature.
+
+Everything works on a ``lightgbm.Booster``, the feature frame ``X`` (the columns the
+booster was trained on, categoricals as pandas categories) and the catalogue.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from triage._catalogue import FeatureInfo
+
+__all__ = [
+    "GlobalExplanation",
+    "IncidentExplanation",
+    "Reason",
+    "contributions",
+    "describe_value",
+    "explain_incidents",
+    "global_explanation",
+]
+
+BASE_VALUE = "base_value"
+RAISES, LOWERS = "raises", "lowers"
+
+_INVOLVING = {
+    "victim": "involving this victim",
+    "perpetrator": "involving this perpetrator",
+    "pair": "between this victim and this perpetrator",
+}
+_MISSING_TEXT = {
+    "days_since_last": "no earlier incident {inv}",
+    "days_since_last_serious": "no earlier serious-harm incident {inv}",
+    "dash_last_grade": "no earlier DASH assessment {inv}",
+    "dash_last_ticks": "no earlier DASH assessment {inv}",
+    "orders": "protective orders naming this {entity}: not known",
+}
+_MISSING_OWN = {
+    "victim_age": "victim's age not recorded",
+    "perpetrator_age": "perpetrator's age not recorded (or perpetrator not identified)",
+}
+_SINGULAR = {
+    "incidents": "incident",
+    "crimes": "crime",
+    "breaches": "breach",
+    "victims": "victim",
+    "perpetrators": "perpetrator",
+    "orders": "order",
+    "questions": "question",
+    "days": "day",
+}
+_PLURAL = re.compile(r"\b(" + "|".join(_SINGULAR) + r")\b")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One feature's part in a score: its plain-words statement, the value it
+    describes, and its contribution to the raw score (log-odds)."""
+
+    feature: str
+    text: str
+    value: float | int | str | None
+    contribution: float
+    direction: str  # "raises" or "lowers" the risk
+
+
+@dataclass(frozen=True)
+class IncidentExplanation:
+    """The top reasons of one incident's score; ``base_value`` plus every feature's
+    contribution (not only the reasons shown) equals ``raw_score``."""
+
+    incident: str | None
+    base_value: float
+    raw_score: float
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GlobalExplanation:
+    """Mean |SHAP| per feature (raw margin space, descending) and the two plots."""
+
+    base_value: float
+    sample_size: int
+    mean_abs_shap: Mapping[str, float]
+    descriptions: Mapping[str, str]
+    beeswarm_png: bytes
+    bar_png: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary (the plots are separate artifacts)."""
+        return {
+            "space": "raw margin (log-odds)",
+            "base_value": self.base_value,
+            "sample_size": self.sample_size,
+            "features": [
+                {"feature": f, "mean_abs_shap": v, "description": self.descriptions.get(f, "")}
+                for f, v in self.mean_abs_shap.items()
+            ],
+        }
+
+
+def _python(value: Any) -> float | int | str | None:
+    """A JSON-ready scalar: numpy scalars unwrapped, NaN and NA as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+def describe_value(info: FeatureInfo, value: Any) -> str:
+    """The reviewer's sentence for one feature value (missing values worded per
+    feature, '1 earlier incident' in the singular)."""
+    v = _python(value)
+    if v is None:
+        if info.name in _MISSING_OWN:
+            return _MISSING_OWN[info.name]
+        template = _MISSING_TEXT.get(info.aggregate)
+        if template is not None and info.entity in _INVOLVING:
+            return template.format(inv=_INVOLVING[info.entity], entity=info.entity)
+        if info.levels:
+            return info.description.format(value="none")
+    text = info.describe(v)
+    if isinstance(v, int | float) and v == 1 and info.absent is None:
+        text = _PLURAL.sub(lambda m: _SINGULAR[m.group(1)], text, count=1)
+    return text
+
+
+def _check_columns(booster: lgb.Booster, X: pd.DataFrame) -> None:
+    expected = booster.feature_name()
+    if list(X.columns) != expected:
+        missing = sorted(set(expected) - set(X.columns))
+        extra = sorted(set(X.columns) - set(expected))
+        raise ValueError(
+            "X does not have the booster's feature columns in order"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
+        )
+
+
+def contributions(booster: lgb.Booster, X: pd.DataFrame) -> pd.DataFrame:
+    """Exact TreeSHAP contributions (raw margin space), one column per feature plus
+    ``base_value``; each row sums to the booster's raw score for that incident."""
+    _check_columns(booster, X)
+    raw = np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64)
+    return pd.DataFrame(raw, columns=[*X.columns, BASE_VALUE], index=X.index)
+
+
+def explain_incidents(
+    booster: lgb.Booster,
+    X: pd.DataFrame,
+    catalogue: Sequence[FeatureInfo],
+    *,
+    top: int = 5,
+    ids: Sequence[str] | None = None,
+) -> list[IncidentExplanation]:
+    """The ``top`` reasons of each row of ``X``, largest |contribution| first; features
+    that contributed exactly nothing are never shown."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    if ids is not None and len(ids) != len(X):
+        raise ValueError(f"ids has {len(ids)} entries for {len(X)} incidents")
+    info = {f.name: f for f in catalogue}
+    unknown = [c for c in X.columns if c not in info]
+    if unknown:
+        raise ValueError(f"features missing from the catalogue: {unknown}")
+    contrib = contributions(booster, X)
+    phi = contrib.drop(columns=BASE_VALUE).to_numpy()
+    base = contrib[BASE_VALUE].to_numpy()
+    k = min(top, phi.shape[1])
+    # stable sort: equal magnitudes keep catalogue order
+    order = np.argsort(-np.abs(phi), axis=1, kind="stable")[:, :k]
+    names = list(X.columns)
+    out = []
+    for i in range(len(X)):
+        row = X.iloc[i]
+        reasons = []
+        for j in order[i]:
+            c = float(phi[i, j])
+            if c == 0.0:
+                break
+            name = names[j]
+            reasons.append(
+                Reason(
+                    feature=name,
+                    text=describe_value(info[name], row[name]),
+                    value=_python(row[name]),
+                    contribution=c,
+                    direction=RAISES if c > 0 else LOWERS,
+                )
+            )
+        out.append(
+            IncidentExplanation(
+                incident=None if ids is None else str(ids[i]),
+                base_value=float(base[i]),
+                raw_score=float(base[i] + phi[i].sum()),
+                reasons=tuple(reasons),
+            )
+        )
+    return out
+
+
+def _import_shap() -> Any:
+    with warnings.catch_warnings():
+        # shap 0.51 calls Colormap.set_bad/set_over/set_under at import, which
+        # matplotlib 3.10 marks as pending deprecation; nothing we can act on.
+        warnings.filterwarnings(
+            "ignore", r"The set_\w+ function will be deprecated", PendingDeprecationWarning
+        )
+        import shap
+    return shap
+
+
+def _numeric(X: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Feature values for colouring the beeswarm: category codes, NaN if missing."""
+    cols = []
+    for name in X.columns:
+        col = X[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy(dtype=np.float64)
+            cols.append(np.where(codes < 0, np.nan, codes))
+        else:
+            cols.append(pd.to_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan))
+    return np.column_stack(cols)
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def global_explanation(
+    booster: lgb.Booster,
+    X: pd.DataFrame,
+    catalogue: Sequence[FeatureInfo] = (),
+    *,
+    sample: int = 2000,
+    seed: int = 0,
+    max_display: int = 20,
+) -> GlobalExplanation:
+    """SHAP summary of the model on up to ``sample`` rows of ``X`` drawn with ``seed``."""
+    shap = _import_shap()
+    _check_columns(booster, X)
+    rows = X if len(X) <= sample else X.sample(n=sample, random_state=seed)
+    explainer = shap.TreeExplainer(booster)
+    explained = explainer(rows)  # the call form; .shap_values() warns for LightGBM
+    values = np.asarray(explained.values, dtype=np.float64)
+    base = float(np.ravel(explained.base_values)[0])
+    mean_abs = np.abs(values).mean(axis=0)
+    order = np.argsort(-mean_abs, kind="stable")
+    names = list(X.columns)
+    plotted = shap.Explanation(
+        values=values,
+        base_values=np.asarray(explained.base_values, dtype=np.float64),
+        data=_numeric(rows),
+        feature_names=names,
+    )
+    shown = min(max_display, len(names))
+    beeswarm = Figure(figsize=(9, 0.4 * shown + 1.5))
+    shap.plots.beeswarm(
+        plotted, max_display=shown, ax=beeswarm.add_subplot(), show=False, plot_size=None
+    )
+    bar = Figure(figsize=(9, 0.4 * shown + 1.5))
+    shap.plots.bar(plotted, max_display=shown, ax=bar.add_subplot(), show=False)
+    descriptions = {f.name: f.description for f in catalogue}
+    return GlobalExplanation(
+        base_value=base,
+        sample_size=len(rows),
+        mean_abs_shap={names[j]: float(mean_abs[j]) for j in order},
+        descriptions={n: descriptions[n] for n in names if n in descriptions},
+        beeswarm_png=_png(beeswarm),
+        bar_png=_png(bar),
+    )
