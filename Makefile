@@ -39,6 +39,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(RUN) python benchmarks/bench_synth.py
+	$(RUN) python benchmarks/bench_features.py
+	$(RUN) python benchmarks/bench_train.py
+	$(RUN) python benchmarks/bench_audit.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
