@@ -276,24 +276,29 @@ class ModelSpec(_Spec):
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def _load_yaml_model(path: str | Path | None, default: str, model: type[_M], what: str) -> _M:
-    file = spec_path(path if path is not None else default)
+def read_yaml_model(file: Path, model: type[_M], what: str) -> tuple[_M, bytes]:
+    """Parse and validate a YAML spec file; return the model and the file's bytes
+    (for hashing). Every failure is a ``ConfigError`` naming the file and field."""
     try:
-        raw_text = file.read_text(encoding="utf-8")
+        raw_bytes = file.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {file}: {exc.strerror}") from None
     try:
-        raw: Any = yaml.safe_load(raw_text)
+        raw: Any = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML ({exc})") from None
     try:
-        return model.model_validate(raw)
+        return model.model_validate(raw), raw_bytes
     except ValidationError as exc:
         details = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(f"{file}: invalid {what}: {details}") from None
+
+
+def _load_yaml_model(path: str | Path | None, default: str, model: type[_M], what: str) -> _M:
+    return read_yaml_model(spec_path(path if path is not None else default), model, what)[0]
 
 
 def load_feature_spec(path: str | Path | None = None) -> FeatureSetSpec:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from triage.config import read_yaml_model
 from triage.exceptions import ConfigError
 from triage.paths import spec_path
 
@@ -67,21 +66,7 @@ class HarmWeights:
 def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
     """Load and validate the harm table (default: the shipped illustrative one)."""
     file = Path(path) if path is not None else spec_path(DEFAULT_HARM_WEIGHTS)
-    try:
-        raw_bytes = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read harm-weight table {file}: {exc.strerror}") from None
-    try:
-        raw: Any = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
-    try:
-        parsed = _HarmFile.model_validate(raw)
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{file}: invalid harm-weight table: {details}") from None
+    parsed, raw_bytes = read_yaml_model(file, _HarmFile, "harm-weight table")
     return HarmWeights(
         types=dict(parsed.types),
         source=parsed.source,
