@@ -9,6 +9,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from triage import __version__
 from triage.exceptions import SchemaError, TriageError
@@ -50,6 +58,16 @@ def _root(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+def progress_display(*, bar: bool = False) -> Progress:
+    """The one way long work shows progress: a spinner (and a bar when the total is
+    known) with elapsed time, on stderr, gone when done."""
+    columns: list[ProgressColumn] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if bar:
+        columns.append(BarColumn())
+    columns.append(TimeElapsedColumn())
+    return Progress(*columns, console=err_console, transient=True)
 
 
 def fail(exc: TriageError) -> typer.Exit:

@@ -11,10 +11,10 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from triage.cli._app import app, console, err_console, fail
+from triage.cli._app import app, console, fail, progress_display
 from triage.contract import Extract
 from triage.exceptions import TriageError
 from triage.harm import HarmWeights, load_harm_weights
@@ -49,14 +49,7 @@ EndOpt = Annotated[
 
 
 def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
+    return progress_display(bar=True)
 
 
 def _load(directory: Path, mapping: Path | None, harm: HarmWeights) -> Extract:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from triage.cli._app import app, console, fail
+from triage.cli._app import app, console, fail, progress_display
 from triage.exceptions import TriageError
 
 DEFAULT_MODEL = "serious_harm_365d"
@@ -110,13 +109,7 @@ def train_command(
         tracker = _registry(tracking_uri) if register else NullTracker()
         truth_file = directory / "truth.parquet"
         truth = pd.read_parquet(truth_file) if truth_file.exists() else None
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with progress_display() as progress:
             task = progress.add_task("validating the extract", total=None)
 
             def step(text: str) -> None:

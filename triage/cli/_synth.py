@@ -9,11 +9,10 @@ from typing import Annotated, Literal
 import pandas as pd
 import typer
 from pydantic import ValidationError
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from triage.calibration import Fact, calibration_report
-from triage.cli._app import app, console, fail
+from triage.cli._app import app, console, fail, progress_display
 from triage.exceptions import ConfigError, TriageError
 from triage.schema import load_extract
 from triage.synth import (
@@ -85,13 +84,7 @@ def calibration_table(facts: list[Fact]) -> Table:
 
 
 def _generate(config: SynthConfig) -> World:
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_display() as progress:
         task = progress.add_task("synthesising", total=None)
         return generate_world(
             config,
