@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pandas as pd
 import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from triage.calibration import Fact, calibration_report
 from triage.cli._app import app, console, fail, progress_display
 from triage.exceptions import ConfigError, TriageError
 from triage.schema import load_extract
@@ -24,6 +23,9 @@ from triage.synth import (
     generate_world,
     write_world,
 )
+
+if TYPE_CHECKING:
+    from triage.calibration import Fact
 
 __all__ = ["calibration_table", "parse_grading_bias", "parse_recording_bias"]
 
@@ -158,6 +160,9 @@ def synth(
     truth table (the exact probability of each label given the hidden state), then
     prints the calibration report. With --report DIR, only reports on DIR.
     """
+    # scikit-learn is imported only by the commands that use it, not by every command
+    from triage.calibration import calibration_report
+
     try:
         if report is not None:
             extract = load_extract(report)
