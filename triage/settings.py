@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from triage.exceptions import ConfigError
 
@@ -15,21 +15,27 @@ __all__ = ["DEFAULT_TRACKING_URI", "Settings", "artifact_root_for"]
 
 DEFAULT_TRACKING_URI = "sqlite:///models/mlflow.db"
 DEFAULT_DATABASE_URL = "sqlite:///triage.db"
+#: settings whose value never appears in an error message
+_SECRETS = frozenset({"session_secret"})
 
 
 class Settings(BaseModel):
-    """Where the registry and the store live, and the team's daily review capacity."""
+    """Where the registry and the store live, the team's daily review capacity, and
+    the key that signs the review pages' session cookies (``TRIAGE_SESSION_SECRET``:
+    without it each start draws a random one, so sessions end on a restart)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tracking_uri: str = DEFAULT_TRACKING_URI
     database_url: str = DEFAULT_DATABASE_URL
     capacity: int = Field(default=10, ge=1, le=100_000)
+    session_secret: SecretStr | None = Field(default=None, min_length=32)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``TRIAGE_TRACKING_URI``, ``TRIAGE_DATABASE_URL`` and
-        ``TRIAGE_CAPACITY``; keyword overrides that are not None win."""
+        """Settings from ``TRIAGE_TRACKING_URI``, ``TRIAGE_DATABASE_URL``,
+        ``TRIAGE_CAPACITY`` and ``TRIAGE_SESSION_SECRET``; keyword overrides that are
+        not None win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for field in cls.model_fields:
@@ -41,8 +47,9 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             err = exc.errors()[0]
-            name = f"TRIAGE_{str(err['loc'][0]).upper()}"
-            raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None
+            field = str(err["loc"][0])
+            got = "hidden" if field in _SECRETS else repr(err.get("input"))
+            raise ConfigError(f"TRIAGE_{field.upper()}: {err['msg']} (got {got})") from None
 
 
 def artifact_root_for(tracking_uri: str) -> str | None:

@@ -4,6 +4,7 @@ real uvicorn server on a free loopback port, and a throwaway PostgreSQL server."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -221,3 +222,67 @@ def fresh_database(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- review pages ------------------------------------------------------------------------
+
+SESSION_COOKIE = "triage_session"
+_CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_in(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = _CSRF_INPUT.search(html)
+    if found is None:
+        raise AssertionError("no CSRF token on the page")
+    return found.group(1)
+
+
+class PageClient:
+    """The review pages as a browser sees them, over plain HTTP. It keeps the session
+    cookie itself: httpx's cookie jar never sends a Secure cookie over http, while
+    browsers do on loopback. Redirects are followed unless ``follow=False``."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=30)
+        self.cookie: str | None = None
+        self.set_cookies: list[str] = []
+
+    def __enter__(self) -> PageClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def request(
+        self, method: str, path: str, *, data: dict[str, str] | None = None, follow: bool = True
+    ) -> httpx.Response:
+        headers = {"Cookie": f"{SESSION_COOKIE}={self.cookie}"} if self.cookie else {}
+        r = self.http.request(method, path, data=data, headers=headers)
+        for raw in r.headers.get_list("set-cookie"):
+            self.set_cookies.append(raw)
+            name, _, value = raw.split(";", 1)[0].partition("=")
+            if name == SESSION_COOKIE:
+                self.cookie = None if "expires=Thu, 01 Jan 1970" in raw else value
+        if follow and r.status_code in (302, 303, 307):
+            return self.request("GET", r.headers["location"])
+        return r
+
+    def get(self, path: str, *, follow: bool = True) -> httpx.Response:
+        return self.request("GET", path, follow=follow)
+
+    def post(self, path: str, data: dict[str, str], *, follow: bool = True) -> httpx.Response:
+        return self.request("POST", path, data=data, follow=follow)
+
+    def post_form(
+        self, page: str, action: str, data: dict[str, str], *, follow: bool = True
+    ) -> httpx.Response:
+        """Open ``page``, then post ``data`` to ``action`` with the page's CSRF token."""
+        token = csrf_in(self.get(page).text)
+        return self.post(action, {**data, "csrf_token": token}, follow=follow)
+
+    def login(self, key: str, *, follow: bool = True) -> httpx.Response:
+        return self.post_form("/login", "/login", {"api_key": key}, follow=follow)
+
+    def logout(self, page: str = "/ui/") -> httpx.Response:
+        return self.post_form(page, "/logout", {})

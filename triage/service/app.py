@@ -23,6 +23,7 @@ from triage.service.models import (
     StaticModels,
     reload_champion,
 )
+from triage.service.pages import install_pages
 from triage.service.routes import ROUTERS
 from triage.service.scoring import Scorer
 from triage.service.store import Store, check_database_url, safe_url
@@ -109,6 +110,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_pages(app, settings)
     return app
 
 
