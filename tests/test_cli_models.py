@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from tests.synth_worlds import default_county
 from triage.cli import app
+from triage.registry import FAIRNESS_FLAGS_TAG, FAIRNESS_GATE, MlflowRegistry
 from triage.synth import write_world
 
 pytestmark = pytest.mark.xdist_group("county-cli")
@@ -36,12 +37,22 @@ def test_train_prints_model_baselines_and_oracle_and_registers(
     root, _, output = trained
     for needle in ("logistic (elastic net)", "DASH grade", "truth (ceiling)", "version 1"):
         assert needle in output
-    assert (root / "reports" / "evaluation.html").exists()
+    for report in ("evaluation.html", "fairness.html", "fairness.json", "model_card.md"):
+        assert (root / "reports" / report).exists()
+    assert "fairness report:" in output
 
 
 def test_promote_lists_gates_and_models_shows_the_champion(trained: tuple[Path, str, str]) -> None:
     _, uri, _ = trained
+    flags = MlflowRegistry(uri).version("serious_harm_365d", 1).tags[FAIRNESS_FLAGS_TAG]
     promoted = runner.invoke(app, ["promote", "1", "--tracking-uri", uri])
+    assert FAIRNESS_GATE in promoted.output
+    if flags:  # a flagged disparity needs a recorded reason
+        assert promoted.exit_code == 1
+        assert "--override-reason" in promoted.output
+        promoted = runner.invoke(
+            app, ["promote", "1", "--tracking-uri", uri, "--override-reason", "known effect"]
+        )
     assert promoted.exit_code == 0, promoted.output
     assert "beats the logistic baseline" in promoted.output
     assert "@champion is now serious_harm_365d v1" in promoted.output

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 
 from triage.exceptions import ConfigError, ModelNotFoundError
+from triage.model_card import SECTIONS, model_card
 from triage.registry import (
     CHAMPION,
     FAIRNESS_FLAGS_TAG,
     LOGISTIC_AUC,
     MODEL_AUC,
     MODEL_ECE,
+    OVERRIDE_TAG,
     MlflowRegistry,
     NullTracker,
     PromotionRefused,
@@ -64,6 +66,8 @@ def _run(tmp_path: Path, seed: int, auc: float, logistic: float, ece: float) -> 
     bundle = _bundle(tmp_path / f"bundle-{seed}", seed)
     report = tmp_path / f"report-{seed}.html"
     report.write_text("<html>evaluation</html>")
+    extra = tmp_path / f"extra-{seed}.json"
+    extra.write_text("{}")
     return RunRecord(
         label=NAME,
         params={"seed": seed, "num_leaves": 31},
@@ -72,6 +76,7 @@ def _run(tmp_path: Path, seed: int, auc: float, logistic: float, ece: float) -> 
         bundle_dir=bundle,
         booster_file=bundle / "booster.txt",
         reports=[report],
+        artifacts={"audit": [extra]},
     )
 
 
@@ -122,6 +127,7 @@ def test_a_version_worse_than_logistic_needs_a_recorded_override(
     decision = registry.promote(NAME, info.version, gates, override_reason="pilot on one team")
     assert decision.override_reason == "pilot on one team"
     assert registry.champion(NAME).version == info.version  # type: ignore[union-attr]
+    assert registry.version(NAME, info.version).tags[OVERRIDE_TAG] == "pilot on one team"
     recorded = registry.decisions(NAME)
     assert recorded[-1]["override_reason"] == "pilot on one team"
     assert recorded[-1]["gates"][0]["passed"] is False
@@ -164,6 +170,32 @@ def test_fairness_flags_become_a_gate(registry: MlflowRegistry, tmp_path: Path) 
     assert gates[-1].name == "no unexplained fairness flag"
     assert not gates[-1].passed
     assert "victim_ethnicity:black:fnr" in gates[-1].detail
+
+
+def test_a_promotion_through_passing_gates_records_no_override(
+    registry: MlflowRegistry, tmp_path: Path
+) -> None:
+    info = registry.record(_run(tmp_path, 13, 0.74, 0.72, 0.01))
+    registry.promote(NAME, info.version, promotion_gates(info))
+    assert registry.version(NAME, info.version).tags[OVERRIDE_TAG] == ""
+
+
+def test_params_and_extra_artifacts_are_recorded(registry: MlflowRegistry, tmp_path: Path) -> None:
+    info = registry.record(_run(tmp_path, 14, 0.74, 0.72, 0.01))
+    assert info.params["num_leaves"] == "31"
+    got = registry.download_artifact(NAME, info.version, "audit/extra-14.json", tmp_path / "a")
+    assert got.read_text() == "{}"
+    with pytest.raises(ModelNotFoundError, match=r"no logged artifact 'audit/none\.json'"):
+        registry.download_artifact(NAME, info.version, "audit/none.json", tmp_path / "b")
+
+
+def test_a_card_of_a_run_without_an_audit_says_so(registry: MlflowRegistry, tmp_path: Path) -> None:
+    info = registry.record(_run(tmp_path, 15, 0.74, 0.72, 0.01))
+    card = model_card(registry, NAME, info.version).to_markdown()
+    assert [line[3:] for line in card.splitlines() if line.startswith("## ")] == list(SECTIONS)
+    assert "No fairness report was logged with this version." in card
+    assert "| Model (LightGBM) | 0.740 |" in card
+    assert "beats the logistic baseline | pass | AUC 0.740 vs logistic 0.720" in card
 
 
 def test_unknown_model_and_version_are_clear_errors(

@@ -1,6 +1,12 @@
-"""The data scientist's main job as one call: an extract in, a trained, evaluated and
-registered model version out. The CLI's ``train`` and ``demo`` are thin shells on
-these functions, and notebooks call them too."""
+"""The data scientist's main job as one call: an extract in, a trained, evaluated,
+audited and registered model version out. The CLI's ``train`` and ``demo`` are thin
+shells on these functions, and notebooks call them too.
+
+Every registered version carries (DESIGN §10) the evaluation report, the fairness
+report (HTML and JSON) of its out-of-time predictions at the team's operating point,
+the global SHAP summary (beeswarm and bar plots, mean |SHAP| JSON), the model card,
+and under ``audit/`` what re-running the audit needs (see :mod:`triage.model_audit`).
+The run's ``fairness.flags`` tag lists the primary flags for the promotion gate."""
 
 from __future__ import annotations
 
@@ -12,22 +18,54 @@ from pathlib import Path
 
 import pandas as pd
 
+from triage import __version__
 from triage.config import FeatureSetSpec, ModelSpec, load_feature_spec, load_model_spec
 from triage.contract import Extract
 from triage.evaluation import Evaluation, evaluate, write_evaluation_report
+from triage.evaluation.explain import (
+    GlobalExplanation,
+    global_explanation,
+    write_global_explanation,
+)
+from triage.evaluation.fairness import (
+    AuditSpec,
+    FairnessReport,
+    audit_fairness,
+    load_audit_spec,
+    with_audit_attributes,
+)
+from triage.evaluation.fairness_report import write_fairness_report
 from triage.features import FeatureMatrix, build_features
 from triage.harm import HarmWeights, load_harm_weights
 from triage.labels import build_labels
+from triage.model_audit import SCORE, audit_predictions, write_audit_data
+from triage.model_card import log_model_card
 from triage.modeling import TrainingResult, train
-from triage.registry import RunRecord, Tracker, VersionInfo
+from triage.registry import (
+    AUDIT_PATH,
+    FAIRNESS_FLAGS_TAG,
+    MlflowRegistry,
+    RunRecord,
+    Tracker,
+    VersionInfo,
+)
 from triage.temporal import TemporalPlan, make_splits
 
-__all__ = ["Prepared", "Trained", "prepare", "run_metrics", "train_and_register"]
+__all__ = [
+    "Prepared",
+    "Trained",
+    "audit_validation",
+    "prepare",
+    "run_metrics",
+    "train_and_register",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_SPEC = "models/escalation.yaml"
 DEFAULT_FEATURE_SPEC = "features/default.yaml"
+#: incidents sampled for the global SHAP summary (enough for stable mean |SHAP|)
+SHAP_SAMPLE = 1000
 #: called with a short description of the step under way
 Step = Callable[[str], None]
 
@@ -83,14 +121,43 @@ def run_metrics(evaluation: Evaluation) -> dict[str, float]:
     return out
 
 
+def audit_validation(
+    training: TrainingResult,
+    matrix: FeatureMatrix,
+    spec: AuditSpec | None = None,
+) -> tuple[FairnessReport, pd.DataFrame]:
+    """Audit the out-of-time predictions at ``spec``'s operating point (default: the
+    shipped ``evaluation/audit.yaml``); returns the report and the predictions as
+    logged for re-auditing (group labels and scores, no identifiers)."""
+    spec = spec if spec is not None else load_audit_spec()
+    scored = with_audit_attributes(training.validation, matrix.audit)
+    logged = audit_predictions(scored, spec)
+    return audit_fairness(logged, spec, score=SCORE), logged
+
+
+def _audit_spec(spec: str | Path | AuditSpec | None, capacity: int) -> AuditSpec:
+    """The audit spec with the team's capacity as its operating point."""
+    base = spec if isinstance(spec, AuditSpec) else load_audit_spec(spec)
+    point = base.operating_point.model_copy(update={"capacity": capacity})
+    return base.model_copy(update={"operating_point": point})
+
+
 @dataclass(frozen=True)
 class Trained:
+    """What ``train_and_register`` produced; the files are in the report folder."""
+
     prepared: Prepared
     training: TrainingResult
     evaluation: Evaluation
     report_html: Path
     report_json: Path
     version: VersionInfo | None
+    fairness: FairnessReport
+    fairness_html: Path
+    fairness_json: Path
+    shap: GlobalExplanation
+    shap_files: tuple[Path, ...]
+    model_card: Path | None
 
 
 def train_and_register(
@@ -103,10 +170,13 @@ def train_and_register(
     capacity: int | None = None,
     seed: int = 0,
     report_dir: Path | None = None,
+    audit_spec: str | Path | AuditSpec | None = None,
+    shap_sample: int = SHAP_SAMPLE,
     step: Step | None = None,
 ) -> Trained:
     """Train with temporal validation, evaluate against the baselines (and the truth,
-    if known), write the evaluation report, and record the run with ``tracker``."""
+    if known), audit fairness at the team's daily capacity, summarise with SHAP, write
+    the reports, and record the run with ``tracker``; a registry also gets the card."""
     say = step or (lambda _s: None)
     training = train(
         prepared.matrix,
@@ -128,10 +198,21 @@ def train_and_register(
         label_description=target.description,
         prior_formula=training.prior_formula,
     )
+    say("fairness audit")
+    spec = _audit_spec(audit_spec, evaluation.capacity)
+    fairness, logged = audit_validation(training, prepared.matrix, spec)
+    fair_html, fair_json = write_fairness_report(fairness, reports, extra={"label": label})
+    say("SHAP summary")
+    final = prepared.matrix.X.iloc[prepared.plan.final]
+    shap = global_explanation(
+        training.bundle.booster, final, prepared.matrix.catalogue, sample=shap_sample, seed=seed
+    )
+    shap_files = write_global_explanation(shap, reports)
     say("registry")
     bundle = training.bundle
     with tempfile.TemporaryDirectory(prefix="triage-bundle-") as tmp:
         folder = bundle.save(Path(tmp) / "bundle")
+        audit_files = write_audit_data(logged, spec, Path(tmp) / AUDIT_PATH)
         meta = bundle.metadata
         record = RunRecord(
             label=label,
@@ -141,6 +222,8 @@ def train_and_register(
                 "best_iteration": meta["best_iteration"],
                 "training_rows": meta["training_rows"],
                 "splits": len(prepared.plan.splits),
+                "capacity": evaluation.capacity,
+                "shap_sample": shap.sample_size,
                 **{f"lgb_{k}": v for k, v in dict(meta["lightgbm_params"]).items()},
             },
             metrics=run_metrics(evaluation),
@@ -150,15 +233,51 @@ def train_and_register(
                 "model_spec_fingerprint": str(meta["model_spec_fingerprint"]),
                 "harm_sha256": str(meta["harm_sha256"]),
                 "label": label,
+                "label_description": target.description,
+                "triage_version": __version__,
+                "audit_spec_fingerprint": fairness.spec_fingerprint,
+                FAIRNESS_FLAGS_TAG: ",".join(fairness.primary_flags),
+                **_periods(prepared, training),
             },
             bundle_dir=folder,
             booster_file=folder / "booster.txt",
-            reports=[html, js],
+            reports=[html, js, fair_html, fair_json, *shap_files],
             dataset=_dataset(prepared),
             description=f"{label}: LightGBM with {meta['calibration']} calibration",
+            artifacts={AUDIT_PATH: audit_files},
         )
         version = tracker.record(record)
-    return Trained(prepared, training, evaluation, html, js, version)
+    card = None
+    if version is not None and isinstance(tracker, MlflowRegistry):
+        say("model card")
+        card = log_model_card(tracker, version.name, version.version, reports)
+    return Trained(
+        prepared,
+        training,
+        evaluation,
+        html,
+        js,
+        version,
+        fairness,
+        fair_html,
+        fair_json,
+        shap,
+        tuple(shap_files),
+        card,
+    )
+
+
+def _periods(prepared: Prepared, training: TrainingResult) -> dict[str, str]:
+    """First and last report days of the training rows and the validation rows."""
+    reported = pd.to_datetime(prepared.labels["reported_at"], utc=True)
+    train_days = reported.iloc[prepared.plan.final]
+    test_days = pd.to_datetime(training.validation["reported_at"], utc=True)
+    out = {}
+    for what, days in (("training", train_days), ("validation", test_days)):
+        if len(days):
+            out[f"{what}.first_day"] = days.min().strftime("%Y-%m-%d")
+            out[f"{what}.last_day"] = days.max().strftime("%Y-%m-%d")
+    return out
 
 
 def _dataset(prepared: Prepared) -> pd.DataFrame:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +24,30 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from triage._gates import (
+    FAIRNESS_FLAGS_TAG,
+    FAIRNESS_GATE,
+    LOGISTIC_AUC,
+    MODEL_AUC,
+    MODEL_ECE,
+    Gate,
+    PromotionPolicy,
+    promotion_gates,
+)
 from triage.exceptions import ConfigError, ModelNotFoundError, TriageError
 from triage.settings import Settings, artifact_root_for
 
 __all__ = [
+    "AUDIT_PATH",
     "BUNDLE_PATH",
     "CHAMPION",
+    "FAIRNESS_FLAGS_TAG",
+    "FAIRNESS_GATE",
+    "LOGISTIC_AUC",
+    "MODEL_AUC",
+    "MODEL_ECE",
+    "OVERRIDE_TAG",
+    "REPORTS_PATH",
     "Decision",
     "Gate",
     "MlflowRegistry",
@@ -46,6 +66,10 @@ CHAMPION = "champion"
 BUNDLE_PATH = "bundle"
 MODEL_PATH = "model"
 REPORTS_PATH = "reports"
+#: data for re-running a version's audit (group labels and scores, no identifiers)
+AUDIT_PATH = "audit"
+#: the version tag holding the reason its latest promotion overrode failed gates
+OVERRIDE_TAG = "promotion.override_reason"
 _HISTORY_TAG = "champion_history"
 _DECISION_TAG = "decision."
 
@@ -67,6 +91,8 @@ class RunRecord:
     reports: Sequence[Path] = ()
     dataset: pd.DataFrame | None = None
     description: str = ""
+    #: more files to log, by artifact folder (e.g. ``{AUDIT_PATH: [...]}``)
+    artifacts: Mapping[str, Sequence[Path]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,13 +104,7 @@ class VersionInfo:
     aliases: tuple[str, ...]
     metrics: Mapping[str, float]
     tags: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Gate:
-    name: str
-    passed: bool
-    detail: str
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,21 @@ def _quiet_mlflow() -> Any:
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return mlflow
+
+
+@contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """Keep MLflow's download progress bar off the terminal the CLI renders to."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 class MlflowRegistry:
@@ -172,6 +207,9 @@ class MlflowRegistry:
             mlflow.log_artifacts(str(run.bundle_dir), BUNDLE_PATH)
             for report in run.reports:
                 mlflow.log_artifact(str(report), REPORTS_PATH)
+            for folder, files in run.artifacts.items():
+                for f in files:
+                    mlflow.log_artifact(str(f), folder)
             booster = lgb.Booster(model_file=str(run.booster_file))
             with warnings.catch_warnings():
                 # MLflow's pyfunc wrapper notes that it cannot type-check an untyped
@@ -235,6 +273,7 @@ class MlflowRegistry:
             aliases=self._aliases(name).get(number, ()),
             metrics=dict(run.data.metrics),
             tags={**run.data.tags, **(mv.tags or {})},
+            params=dict(run.data.params),
         )
 
     def versions(self, name: str) -> list[VersionInfo]:
@@ -259,8 +298,22 @@ class MlflowRegistry:
         return Path(self.client.download_artifacts(info.run_id, BUNDLE_PATH, str(target)))
 
     def download_reports(self, name: str, version: int | str, dst: Path) -> Path:
+        return self.download_artifact(name, version, REPORTS_PATH, dst)
+
+    def download_artifact(self, name: str, version: int | str, path: str, dst: Path) -> Path:
+        """Fetch one artifact file or folder of a version's run (``ModelNotFoundError``
+        if the version or the artifact is missing)."""
+        from mlflow.exceptions import MlflowException
+
         info = self.version(name, version)
-        return Path(self.client.download_artifacts(info.run_id, REPORTS_PATH, str(dst)))
+        dst.mkdir(parents=True, exist_ok=True)
+        try:
+            with _no_progress_bar():
+                return Path(self.client.download_artifacts(info.run_id, path, str(dst)))
+        except (MlflowException, OSError):
+            raise ModelNotFoundError(
+                f"{name} v{info.version} has no logged artifact {path!r}"
+            ) from None
 
     def decisions(self, name: str) -> list[dict[str, Any]]:
         """Every promotion and rollback of ``name``, oldest first."""
@@ -283,6 +336,10 @@ class MlflowRegistry:
         self.client.set_model_version_tag(
             decision.name, str(decision.version), f"last_{decision.action}", decision.to_json()
         )
+        if decision.action == "promote":
+            self.client.set_model_version_tag(
+                decision.name, str(decision.version), OVERRIDE_TAG, decision.override_reason or ""
+            )
 
     def promote(
         self, name: str, version: int, gates: Sequence[Gate], override_reason: str | None = None
@@ -290,6 +347,9 @@ class MlflowRegistry:
         """Move ``@champion`` to ``version`` if every gate passed, or if a reason for
         overriding the failed gates is given; record the decision either way it lands."""
         info = self.version(name, version)
+        current = self.champion(name)
+        if current is not None and current.version == info.version:
+            raise PromotionRefused(f"{name} v{version} is already the champion")
         failed = [g for g in gates if not g.passed]
         reason = (override_reason or "").strip() or None
         if failed and reason is None:
@@ -298,9 +358,6 @@ class MlflowRegistry:
                 + "; ".join(f"{g.name} ({g.detail})" for g in failed)
                 + ". Promote anyway only with a recorded reason (--override-reason)."
             )
-        current = self.champion(name)
-        if current is not None and current.version == info.version:
-            raise PromotionRefused(f"{name} v{version} is already the champion")
         history = self._history(name)
         self.client.set_registered_model_alias(name, CHAMPION, str(info.version))
         decision = Decision(
@@ -337,57 +394,3 @@ def ensure_local_store(settings: Settings) -> None:
             f"TRIAGE_TRACKING_URI={uri!r}: MLflow's file store is retired; use sqlite:///path.db "
             "or a tracking server URL"
         )
-
-
-@dataclass(frozen=True)
-class PromotionPolicy:
-    """What a version must show before it may become champion (DESIGN §10)."""
-
-    min_auc_gain_over_logistic: float = 0.0
-    max_ece: float = 0.02
-
-
-#: metric keys a training run logs and the gates read (pooled over temporal splits)
-MODEL_AUC = "pooled_model_roc_auc"
-LOGISTIC_AUC = "pooled_logistic_roc_auc"
-MODEL_ECE = "pooled_model_ece"
-FAIRNESS_FLAGS_TAG = "fairness.flags"
-
-
-def promotion_gates(info: VersionInfo, policy: PromotionPolicy | None = None) -> list[Gate]:
-    """The gates of DESIGN §10 for one version, from what its run logged."""
-    policy = policy or PromotionPolicy()
-    m = info.metrics
-    gates: list[Gate] = []
-    if MODEL_AUC in m and LOGISTIC_AUC in m:
-        gain = m[MODEL_AUC] - m[LOGISTIC_AUC]
-        gates.append(
-            Gate(
-                "beats the logistic baseline",
-                gain >= policy.min_auc_gain_over_logistic,
-                f"AUC {m[MODEL_AUC]:.3f} vs logistic {m[LOGISTIC_AUC]:.3f}",
-            )
-        )
-    else:
-        gates.append(Gate("beats the logistic baseline", False, "no validation AUCs were logged"))
-    if MODEL_ECE in m:
-        gates.append(
-            Gate(
-                "calibrated",
-                m[MODEL_ECE] <= policy.max_ece,
-                f"ECE {m[MODEL_ECE]:.4f} (tolerance {policy.max_ece})",
-            )
-        )
-    else:
-        gates.append(Gate("calibrated", False, "no calibration error was logged"))
-    flags = info.tags.get(FAIRNESS_FLAGS_TAG)
-    if flags is not None:
-        names = [f for f in flags.split(",") if f]
-        gates.append(
-            Gate(
-                "no unexplained fairness flag",
-                not names,
-                "flags: " + ", ".join(names) if names else "no disparity flagged",
-            )
-        )
-    return gates

@@ -5,6 +5,7 @@ raises ``TriageError``, and only this package renders."""
 from __future__ import annotations
 
 from triage.cli import (  # noqa: F401 (each registers its commands)
+    _audit,
     _demo,
     _features,
     _models,

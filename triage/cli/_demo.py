@@ -3,15 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from triage.cli._app import app, console, fail
 from triage.cli._render import validation_summary
 from triage.exceptions import SchemaError, TriageError
 from triage.synth import SynthConfig
+
+_DEMO_OVERRIDE = (
+    "Demonstration on a synthetic county, not a deployment decision: the flagged "
+    "disparities ({flags}) are shown, not explained, and the model is promoted only to "
+    "demonstrate that overriding the fairness gate needs a recorded reason. On real data, "
+    "promote only once each flag has been investigated."
+)
+_AGE_NOTE = (
+    " Age-band differences are a known effect of the synthetic world: a perpetrator's "
+    "youth raises the risk of escalation, and partners' ages follow victims'."
+)
+
+
+def _promote(registry: Any, version: Any, gates: list[Any], flags: tuple[str, ...]) -> None:
+    """Promote through the gates; if only the fairness gate fails, promote with the
+    demo's recorded override reason (the model card shows it)."""
+    from triage.registry import FAIRNESS_GATE, PromotionRefused
+
+    try:
+        registry.promote(version.name, version.version, gates)
+    except PromotionRefused as exc:
+        console.print(Text(f"refused: {exc}", style="yellow"))
+        if [g.name for g in gates if not g.passed] != [FAIRNESS_GATE]:
+            return
+        reason = _DEMO_OVERRIDE.format(flags=", ".join(flags))
+        if all(f.startswith("victim_age_band:") for f in flags):
+            reason += _AGE_NOTE
+        registry.promote(version.name, version.version, gates, reason)
+        console.print(Text(f"promoted with a recorded override reason: {reason}"))
+    console.print(f"@champion is now {version.name} v{version.version}")
 
 
 def _prepared_table(prepared: object) -> Table:
@@ -47,14 +78,20 @@ def demo(
         str | None,
         typer.Option(help="MLflow tracking URI (default: TRIAGE_TRACKING_URI or models/)."),
     ] = None,
+    card: Annotated[Path, typer.Option(help="Where to write the reference model's card.")] = Path(
+        "MODEL_CARD.md"
+    ),
 ) -> None:
     """Run the main job on a synthetic county: synthesise, validate, calibrate, build
-    labels and features, train and evaluate against DASH, register and promote."""
+    labels and features, train and evaluate against DASH, audit fairness, register
+    and promote through the gates, and write the model card."""
     from triage.calibration import calibration_report
     from triage.cli._models import _registry, comparison_table, gates_table, versions_table
     from triage.cli._synth import _generate, calibration_table
+    from triage.evaluation.fairness_report import plain_summary
+    from triage.model_card import log_model_card
     from triage.pipeline import prepare, train_and_register
-    from triage.registry import PromotionRefused, promotion_gates
+    from triage.registry import promotion_gates
     from triage.schema import validate_extract
     from triage.synth import write_world
 
@@ -79,26 +116,33 @@ def demo(
         console.print(_prepared_table(prepared))
         console.rule("[bold]5. Train, evaluate against DASH and the baselines, register")
         registry = _registry(tracking_uri)
-        with console.status("training with temporal validation..."):
+        with console.status("training, evaluating and auditing...") as status:
             trained = train_and_register(
-                prepared, registry, truth=world.truth, report_dir=workdir / "reports"
+                prepared,
+                registry,
+                truth=world.truth,
+                report_dir=workdir / "reports",
+                step=lambda text: status.update(f"{text}..."),
             )
         console.print(comparison_table(trained.evaluation.headline()))
         version = trained.version
         assert version is not None
         console.print(f"registered {version.name} v{version.version}")
-        console.rule("[bold]6. Promote through the gates")
+        console.rule("[bold]6. Fairness audit at the daily capacity")
+        for sentence in plain_summary(trained.fairness)[2:]:
+            if not sentence.startswith("Too small"):  # listed in the report
+                console.print(Text(f"- {sentence}"))
+        console.rule("[bold]7. Promote through the gates")
         gates = promotion_gates(version)
         console.print(gates_table(gates))
-        try:
-            decision = registry.promote(version.name, version.version, gates)
-            console.print(f"@champion is now {version.name} v{decision.version}")
-        except PromotionRefused as exc:
-            console.print(f"[yellow]not promoted:[/] {exc}")
+        _promote(registry, version, gates, trained.fairness.primary_flags)
+        log_model_card(registry, version.name, version.version, workdir / "reports", also=[card])
         console.print(versions_table(registry.versions(version.name)))
     except TriageError as exc:
         raise fail(exc) from None
     console.rule("[bold]Where to look")
     console.print(f"evaluation report   {trained.report_html}")
+    console.print(f"fairness report     {trained.fairness_html}")
+    console.print(f"model card          {card} (also logged with v{version.version})")
     console.print(f"registry            mlflow ui --backend-store-uri {registry.tracking_uri}")
     console.print("versions            triage models")

@@ -22,7 +22,9 @@ TrackingOpt = Annotated[
         show_default=False,
     ),
 ]
-ModelOpt = Annotated[str, typer.Option("--model", help="Registered model (named after its label).")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "--name", help="Registered model (named after its label).")
+]
 
 
 def _registry(tracking_uri: str | None) -> Any:
@@ -131,7 +133,11 @@ def train_command(
     except TriageError as exc:
         raise fail(exc) from None
     console.print(comparison_table(out.evaluation.headline()))
+    flags = ", ".join(out.fairness.primary_flags) or "none"
     console.print(f"evaluation report: [bold]{out.report_html}[/]")
+    console.print(f"fairness report: [bold]{out.fairness_html}[/] (primary flags: {flags})")
+    if out.model_card is not None:
+        console.print(f"model card: [bold]{out.model_card}[/]")
     if out.version is not None:
         console.print(
             f"registered [bold]{out.version.name}[/] version [bold]{out.version.version}[/]"
@@ -169,7 +175,10 @@ def promote_command(
     ] = None,
     tracking_uri: TrackingOpt = None,
 ) -> None:
-    """Move @champion to VERSION through the promotion gates (DESIGN §10)."""
+    """Move @champion to VERSION through the promotion gates (DESIGN §10). A failed
+    gate (e.g. a flagged disparity) blocks it unless --override-reason is given; the
+    reason is recorded with the version and shown in its model card, logged again."""
+    from triage.model_card import log_model_card
     from triage.registry import promotion_gates
 
     try:
@@ -177,11 +186,15 @@ def promote_command(
         gates = promotion_gates(registry.version(model, version))
         console.print(gates_table(gates))
         decision = registry.promote(model, version, gates, override_reason=override_reason)
+        log_model_card(registry, model, decision.version)
     except TriageError as exc:
         raise fail(exc) from None
     was = "none" if decision.previous is None else f"v{decision.previous}"
     note = f" (override: {decision.override_reason})" if decision.override_reason else ""
     console.print(f"@champion is now {model} v{decision.version} (was {was}){note}")
+    console.print(
+        f"model card of v{decision.version} updated in the registry (reports/model_card.md)"
+    )
 
 
 @app.command("rollback")

@@ -20,11 +20,13 @@ booster was trained on, categoricals as pandas categories) and the catalogue.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -43,9 +45,12 @@ __all__ = [
     "describe_value",
     "explain_incidents",
     "global_explanation",
+    "write_global_explanation",
 ]
 
 BASE_VALUE = "base_value"
+#: the files of a written SHAP summary
+SHAP_FILES = ("shap_beeswarm.png", "shap_bar.png", "shap_summary.json")
 RAISES, LOWERS = "raises", "lowers"
 
 _INVOLVING = {
@@ -306,3 +311,14 @@ def global_explanation(
         beeswarm_png=_png(beeswarm),
         bar_png=_png(bar),
     )
+
+
+def write_global_explanation(explanation: GlobalExplanation, out_dir: str | Path) -> list[Path]:
+    """Write the beeswarm and bar plots and the mean-|SHAP| JSON (``SHAP_FILES``)."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    beeswarm, bar, summary = (folder / name for name in SHAP_FILES)
+    beeswarm.write_bytes(explanation.beeswarm_png)
+    bar.write_bytes(explanation.bar_png)
+    summary.write_text(json.dumps(explanation.to_dict(), indent=2, allow_nan=False) + "\n")
+    return [beeswarm, bar, summary]

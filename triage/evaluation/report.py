@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from triage import __version__
 from triage.evaluation import _plots as plots
@@ -61,8 +61,17 @@ def _f3(x: Any) -> str:
     return "–" if _missing(x) else f"{float(x):.3f}"
 
 
+def _f2(x: Any) -> str:
+    return "–" if _missing(x) else f"{float(x):.2f}"
+
+
 def _f4(x: Any) -> str:
     return "–" if _missing(x) else f"{float(x):.4f}"
+
+
+def _md_cell(x: Any) -> str:
+    """Text for a Markdown table cell: no pipes or line breaks."""
+    return " ".join(str(x).split()).replace("|", "\\|")
 
 
 def _pct_change(x: Any) -> str:
@@ -72,14 +81,23 @@ def _pct_change(x: Any) -> str:
     return f"{100 * abs(float(x)):.0f}% {word}"
 
 
-_FORMATS: dict[str, Callable[[Any], str]] = {"num": _num, "pct": _pct, "f3": _f3, "f4": _f4}
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "num": _num,
+    "pct": _pct,
+    "f2": _f2,
+    "f3": _f3,
+    "f4": _f4,
+}
 
 
 @cache
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("triage.evaluation", "templates"),
-        autoescape=True,
+        # HTML templates are escaped; Markdown ones (``*.md.j2``) are plain text
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",), disabled_extensions=("md.j2",), default=True
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -87,16 +105,18 @@ def _environment() -> Environment:
     env.filters.update(
         num=_num,
         pct=_pct,
+        f2=_f2,
         f3=_f3,
         f4=_f4,
         pct_change=_pct_change,
+        md_cell=_md_cell,
         fmt=lambda x, kind: _FORMATS[kind](x),
     )
     return env
 
 
 def render_template(name: str, **context: Any) -> str:
-    """Render one of the package's report templates (autoescaped HTML)."""
+    """Render one of the package's report templates (HTML ones autoescaped)."""
     return _environment().get_template(name).render(**context)
 
 

@@ -1,0 +1,140 @@
+"""`triage audit` and `compare`: an auditor's view of registered versions, from what
+the registry holds (DESIGN §8, §10)."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from triage.cli._app import app, console, fail
+from triage.cli._models import DEFAULT_MODEL, ModelOpt, TrackingOpt, _registry
+from triage.exceptions import TriageError
+
+#: statuses that say nothing about a difference, left out of the comparison
+_SILENT = {"reference", "too small to judge", "undefined", "absent"}
+
+
+def flags_table(report: Any) -> Table:
+    """Every flagged disparity with its ratio and interval."""
+    table = Table(title="Flagged disparities", header_style="bold")
+    for col in ("disparity", "primary", "ratio", "interval"):
+        table.add_column(col, justify="right" if col in ("ratio", "interval") else "left")
+    for d in report.iter_disparities():
+        if d.flagged:
+            table.add_row(
+                Text(d.name),
+                "yes" if d.primary else "no",
+                f"{d.ratio:.2f}",
+                f"{d.low:.2f}-{d.high:.2f}",
+            )
+    return table
+
+
+@app.command("audit")
+def audit_command(
+    version: Annotated[str, typer.Argument(help="Version number or alias (e.g. champion).")],
+    model: ModelOpt = DEFAULT_MODEL,
+    out: Annotated[Path, typer.Option(help="Folder for the regenerated reports.")] = Path(
+        "evaluation/reports"
+    ),
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Re-run a version's fairness audit from its logged predictions, and write the
+    fairness report (HTML, JSON) and the model card."""
+    from triage.evaluation.fairness_report import plain_summary, write_fairness_report
+    from triage.model_audit import FAIRNESS_JSON, reaudit
+    from triage.model_card import CARD_FILE, model_card, write_model_card
+    from triage.registry import REPORTS_PATH
+
+    try:
+        registry = _registry(tracking_uri)
+        info = registry.version(model, version)
+        folder = out / f"{model}-v{info.version}"
+        with tempfile.TemporaryDirectory(prefix="triage-audit-") as tmp:
+            report = reaudit(registry, model, info.version, Path(tmp) / "audit")
+            logged = registry.download_artifact(
+                model, info.version, f"{REPORTS_PATH}/{FAIRNESS_JSON}", Path(tmp) / "logged"
+            ).read_bytes()
+        html, js = write_fairness_report(report, folder, extra={"label": model})
+        card = write_model_card(
+            model_card(registry, model, info.version, fairness=report), folder / CARD_FILE
+        )
+    except TriageError as exc:
+        raise fail(exc) from None
+    console.rule(f"[bold]Fairness audit of {model} v{info.version}")
+    for sentence in plain_summary(report):
+        console.print(Text(f"- {sentence}"))
+    if report.flags:
+        console.print(flags_table(report))
+    same = js.read_bytes() == logged
+    console.print(
+        "regenerated audit matches the report logged with the version"
+        if same
+        else "[yellow]regenerated audit differs from the report logged with the version[/]"
+    )
+    console.print(f"fairness report  {html}")
+    console.print(f"fairness JSON    {js}")
+    console.print(f"model card       {card}")
+
+
+def _number(x: float, key: str) -> str:
+    if math.isnan(x):
+        return "-"
+    return f"{x:.1%}" if key.endswith(("recall_at_k", "npe")) else f"{x:.4f}"
+
+
+def _delta(x: float, key: str) -> str:
+    if math.isnan(x):
+        return "-"
+    return f"{100 * x:+.1f} pts" if key.endswith(("recall_at_k", "npe")) else f"{x:+.4f}"
+
+
+@app.command("compare")
+def compare_command(
+    before: Annotated[str, typer.Argument(help="The earlier version (number or alias).")],
+    after: Annotated[str, typer.Argument(help="The later version (number or alias).")],
+    model: ModelOpt = DEFAULT_MODEL,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """What changed between two versions: pooled metrics, and disparities newly
+    flagged or cleared."""
+    from triage.model_audit import compare_versions
+
+    try:
+        c = compare_versions(_registry(tracking_uri), model, before, after)
+    except TriageError as exc:
+        raise fail(exc) from None
+    a, b = f"v{c.before.version}", f"v{c.after.version}"
+    metrics = Table(title=f"{model}: {a} -> {b}", header_style="bold")
+    for col in ("metric", a, b, "change"):
+        metrics.add_column(col, justify="left" if col == "metric" else "right")
+    for m in c.metrics:
+        metrics.add_row(
+            m.title, _number(m.before, m.key), _number(m.after, m.key), _delta(m.delta, m.key)
+        )
+    console.print(metrics)
+    rows = c.disparities
+    shown = rows[~(rows["status_before"].isin(_SILENT) & rows["status_after"].isin(_SILENT))]
+    table = Table(title="Disparities (primary test, or flagged in either)", header_style="bold")
+    for col in ("disparity", f"ratio {a}", f"ratio {b}", f"verdict {a}", f"verdict {b}", "change"):
+        table.add_column(col, justify="right" if col.startswith("ratio") else "left")
+    for r in shown.to_dict("records"):
+        table.add_row(
+            Text(str(r["disparity"])),
+            "-" if math.isnan(r["ratio_before"]) else f"{r['ratio_before']:.2f}",
+            "-" if math.isnan(r["ratio_after"]) else f"{r['ratio_after']:.2f}",
+            str(r["status_before"]),
+            str(r["status_after"]),
+            str(r["change"]),
+        )
+    console.print(table)
+    console.print(
+        "newly flagged: " + (", ".join(c.newly_flagged) or "none"), markup=False, highlight=False
+    )
+    console.print("cleared: " + (", ".join(c.cleared) or "none"), markup=False, highlight=False)
