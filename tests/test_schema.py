@@ -147,6 +147,14 @@ DAMAGE: dict[str, tuple[Callable[[Tables], None], set[Key]]] = {
         _set("incidents", 2, "incident_id", "   "),
         {("incidents", "incident_id", 2, Rule.MISSING_VALUE)},
     ),
+    "incident_id_with_a_slash": (
+        _set("incidents", 2, "incident_id", "i/2"),
+        {("incidents", "incident_id", 2, Rule.BAD_ID)},
+    ),
+    "incident_id_too_long": (
+        _set("incidents", 1, "incident_id", "i" * 65),
+        {("incidents", "incident_id", 1, Rule.BAD_ID)},
+    ),
     "missing_victim_id": (
         _set("incidents", 1, "victim_id", ""),
         {("incidents", "victim_id", 1, Rule.MISSING_VALUE)},

@@ -50,6 +50,7 @@ class Rule(StrEnum):
     UNKNOWN_CATEGORY = "unknown category"
     MISSING_VALUE = "missing value in a required field"
     DUPLICATE_ID = "duplicate id"
+    BAD_ID = "id longer than 64 characters, or containing '/' or a control character"
     DECILE_OUT_OF_RANGE = "deprivation_decile outside 1-10"
     IMPLAUSIBLE_BIRTH_YEAR = "implausible birth_year"
     REPORTED_IN_FUTURE = "reported_at is in the future"

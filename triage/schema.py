@@ -74,6 +74,15 @@ _PANDERA_RULES = {
 }
 
 
+#: ids are pseudonyms a store keeps in 64 characters and a URL path carries in one segment
+_ID_PATTERN = r"[^/\x00-\x1f\x7f]{1,64}\Z"
+
+
+def _id(*, unique: bool = False, nullable: bool = False) -> pa.Column:
+    well_formed = pa.Check.str_matches(_ID_PATTERN, error=Rule.BAD_ID)
+    return pa.Column(_ID, well_formed, unique=unique, nullable=nullable)
+
+
 def _category(values: tuple[str, ...] | list[str]) -> pa.Column:
     return pa.Column(pd.CategoricalDtype(list(values)))
 
@@ -92,11 +101,11 @@ def incidents_schema(
         lambda s: s <= cutoff, name="not_in_future", error=Rule.REPORTED_IN_FUTURE
     )
     columns = {
-        "incident_id": pa.Column(_ID, unique=True),
+        "incident_id": _id(unique=True),
         "reported_at": pa.Column(_UTC, not_future),
         "occurred_at": pa.Column(_UTC, nullable=True),
-        "victim_id": pa.Column(_ID),
-        "perpetrator_id": pa.Column(_ID, nullable=True),
+        "victim_id": _id(),
+        "perpetrator_id": _id(nullable=True),
         "relationship": _category(RELATIONSHIPS),
         "incident_type": _category(types),
         **{flag: pa.Column(bool) for flag in BOOL_FLAGS},
@@ -114,7 +123,7 @@ def people_schema(*, now: pd.Timestamp | None = None) -> pa.DataFrameSchema:
     """A normalised ``people`` table; a birth year must lie between 1900 and this year."""
     plausible = pa.Check.in_range(BIRTH_YEAR_MIN, _now(now).year, error=Rule.IMPLAUSIBLE_BIRTH_YEAR)
     columns = {
-        "person_id": pa.Column(_ID, unique=True),
+        "person_id": _id(unique=True),
         "sex": _category(SEXES),
         "birth_year": pa.Column("Int64", plausible, nullable=True),
         "ethnicity": _category(ETHNICITIES),
@@ -126,7 +135,7 @@ def people_schema(*, now: pd.Timestamp | None = None) -> pa.DataFrameSchema:
 def orders_schema() -> pa.DataFrameSchema:
     """A normalised ``orders`` table; an open-ended order has no ``end_at``."""
     columns = {
-        "person_id": pa.Column(_ID),
+        "person_id": _id(),
         "order_type": _category(ORDER_TYPES),
         "start_at": pa.Column(_UTC),
         "end_at": pa.Column(_UTC, nullable=True),

@@ -43,6 +43,7 @@ MESSAGE_NO_KEY = "this route needs an API key in the X-API-Key header"
 MESSAGE_BAD_KEY = "the API key is unknown or revoked"
 _ID_BYTES = 6
 _SECRET_BYTES = 32
+_HEX = frozenset("0123456789abcdef")
 
 
 class Role(StrEnum):
@@ -69,6 +70,12 @@ class ApiKey:
 
 def _hash(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode("utf-8")).hexdigest()
+
+
+def _is_key_id(text: str) -> bool:
+    """A key id as ``create_key`` makes them: the store is never asked about others
+    (PostgreSQL, for one, fails on a NUL)."""
+    return len(text) == 2 * _ID_BYTES and all(c in _HEX for c in text)
 
 
 def _public(row: ApiKeyRow) -> ApiKey:
@@ -115,7 +122,7 @@ def authenticate(session: Session, presented: str | None) -> ApiKey:
     if not presented:
         raise AuthError(MESSAGE_NO_KEY)
     parts = presented.strip().split(".", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 2 * _ID_BYTES:
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not _is_key_id(parts[1]):
         raise AuthError(MESSAGE_BAD_KEY)
     row = session.get(ApiKeyRow, parts[1])
     if row is None:

@@ -26,6 +26,7 @@ __all__ = ["Forbidden", "ModelUnavailable", "install_error_handlers", "responses
 logger = logging.getLogger(__name__)
 
 _DESCRIPTIONS = {
+    400: "The body cannot be read as JSON (it is not UTF-8, or is nested too deeply).",
     401: "No API key, or an unknown or revoked one (X-API-Key header).",
     403: "The key's role may not use this route.",
     404: "No such incident or model version.",
@@ -53,7 +54,10 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _json(status: int, body: ErrorBody) -> JSONResponse:
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json", exclude_none=True))
+    """Absent parts of the body are left out; a problem keeps its nulls (its fields
+    are always there, as its schema says)."""
+    content = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
+    return JSONResponse(status_code=status, content=content)
 
 
 def _problems(exc: SchemaError) -> list[ProblemOut]:
@@ -128,12 +132,13 @@ def _unexpected(scope: Scope, exc: Exception) -> JSONResponse:
     where = " <- ".join(
         f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames)
     )
+    route = getattr(scope.get("route"), "path", None)  # the template, never the ids in a path
     logger.error(
         "error %s: %s in %s %s at %s",
         error_id,
         type(exc).__name__,
         scope.get("method", "?"),
-        scope.get("path", "?"),
+        route or "an unrouted path",
         where,
     )
     body = ErrorBody(

@@ -107,6 +107,8 @@ def _reasons(raw: str) -> tuple[Reason, ...]:
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=UTC)
+    if day == date.max:  # the calendar's last day has no next day to stop before
+        return start, datetime.max.replace(tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 

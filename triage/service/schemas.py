@@ -5,17 +5,22 @@ row is reported like ``triage validate`` reports it."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, model_validator
 
 from triage.contract import DASH_QUESTIONS, INCIDENT_COLUMNS, PEOPLE_COLUMNS
 from triage.service.scoring import Band
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_INT",
+    "MESSAGE_OVERRIDE_NEEDS_NOTE",
+    "REASON_PATTERN",
+    "STORABLE_TEXT",
     "AuditEntryOut",
     "AuditPage",
     "ChainCheckOut",
@@ -37,11 +42,28 @@ __all__ = [
     "ReviewOut",
     "Scalar",
     "ScoreOut",
+    "Text",
 ]
 
 MAX_BATCH = 50_000
-Scalar = str | bool | int | float | None
-Row = dict[str, Scalar]
+#: the largest number an Integer column holds on every backend (audit seq, versions)
+MAX_INT = 2**31 - 1
+#: text every store can hold: PostgreSQL refuses NUL (lone surrogates, which JSON's
+#: ``\ud800`` escapes decode to, are refused as not Unicode)
+STORABLE_TEXT = r"^[^\u0000]*$"
+Text = Annotated[str, Field(pattern=STORABLE_TEXT)]
+Scalar = Text | bool | int | float | None
+#: a row's schema says its column names are text as well (``propertyNames``)
+Row = Annotated[
+    dict[Text, Scalar],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": STORABLE_TEXT},
+            "additionalProperties": TypeAdapter(Scalar).json_schema(),
+        }
+    ),
+]
 
 _INCIDENT_EXAMPLE: dict[str, Scalar] = {
     "incident_id": "inc-0001",
@@ -174,19 +196,42 @@ class Decision(StrEnum):
     NO_FURTHER_ACTION = "no_further_action"
 
 
+#: what ``str.strip`` removes, spelled out because ``\s`` means something else in
+#: each regex engine (Python's, the schema's ECMA-262, a client's)
+_BLANK = (
+    r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a"
+    r"\u2028\u2029\u202f\u205f\u3000"
+)
+#: a reason must hold something other than blanks
+REASON_PATTERN = f"[^{_BLANK}]"
+MESSAGE_OVERRIDE_NEEDS_NOTE = "an override_band needs a note giving the reason"
+
+#: the rule of ``ReviewIn._override_has_reason``, in the schema so clients see it
+_OVERRIDE_NEEDS_NOTE: dict[str, Any] = {
+    "if": {
+        "required": ["override_band"],
+        "properties": {"override_band": {"not": {"type": "null"}}},
+    },
+    "then": {
+        "required": ["note"],
+        "properties": {"note": {"type": "string", "pattern": REASON_PATTERN}},
+    },
+}
+
+
 class ReviewIn(BaseModel):
     """A decision; overriding the model's band needs a note saying why."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_OVERRIDE_NEEDS_NOTE)
 
     decision: Decision
     override_band: Band | None = None
-    note: str | None = Field(default=None, max_length=4000)
+    note: str | None = Field(default=None, max_length=4000, pattern=STORABLE_TEXT)
 
     @model_validator(mode="after")
     def _override_has_reason(self) -> ReviewIn:
-        if self.override_band is not None and not (self.note or "").strip():
-            raise ValueError("an override_band needs a note giving the reason")
+        if self.override_band is not None and not re.search(REASON_PATTERN, self.note or ""):
+            raise ValueError(MESSAGE_OVERRIDE_NEEDS_NOTE)
         return self
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from triage.service import audit_log
 from triage.service.deps import AuditorDep, StoreDep
 from triage.service.errors import responses
-from triage.service.schemas import AuditPage, ChainCheckOut
+from triage.service.schemas import MAX_INT, AuditPage, ChainCheckOut
 
 router = APIRouter(tags=["audit"])
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["audit"])
 def get_audit_log(
     key: AuditorDep,
     store: StoreDep,
-    after: Annotated[int, Query(ge=0, description="Entries with seq above this.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT, description="Entries with seq above this.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Who saw which score when: entries oldest first; ``next_after`` pages on."""

@@ -14,6 +14,7 @@ from triage.service import reading
 from triage.service.deps import IngestDep, OptionalScorerDep, ReviewerDep, StoreDep
 from triage.service.errors import responses
 from triage.service.schemas import (
+    STORABLE_TEXT,
     IncidentBatch,
     IncidentOut,
     IngestOut,
@@ -24,7 +25,10 @@ from triage.service.schemas import (
 
 router = APIRouter(tags=["incidents"])
 
-IncidentId = Annotated[str, Path(min_length=1, max_length=64, description="The incident's id.")]
+IncidentId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=STORABLE_TEXT, description="The incident's id."),
+]
 
 
 def _frame(rows: Sequence[Mapping[str, Scalar]]) -> pd.DataFrame:
@@ -35,7 +39,7 @@ def _frame(rows: Sequence[Mapping[str, Scalar]]) -> pd.DataFrame:
     "/incidents",
     response_model=IngestOut,
     status_code=200,
-    responses=responses(401, 403, 409, 422),
+    responses=responses(400, 401, 403, 409, 422),
 )
 def post_incidents(
     batch: IncidentBatch, key: IngestDep, store: StoreDep, scorer: OptionalScorerDep
@@ -84,7 +88,7 @@ def get_incident(
     "/incidents/{incident_id}/review",
     response_model=ReviewOut,
     status_code=201,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(400, 401, 403, 404, 422),
 )
 def post_review(
     incident_id: IncidentId,

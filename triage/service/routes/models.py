@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from triage.service.deps import AdminDep, AuditorDep, LoadedDep, ModelReaderDep, ModelsDep, StoreDep
 from triage.service.errors import ModelUnavailable, responses
 from triage.service.models import ModelInfo, reload_champion
-from triage.service.schemas import ModelOut, ModelReportOut, ReloadOut
+from triage.service.schemas import MAX_INT, ModelOut, ModelReportOut, ReloadOut
 
 router = APIRouter(tags=["models"])
 
@@ -41,7 +41,7 @@ def get_model(key: ModelReaderDep, loaded: LoadedDep) -> ModelOut:
     responses=responses(401, 403, 404, 422),
 )
 def get_report(
-    version: Annotated[int, Path(ge=1)], key: AuditorDep, models: ModelsDep
+    version: Annotated[int, Path(ge=1, le=MAX_INT)], key: AuditorDep, models: ModelsDep
 ) -> ModelReportOut:
     """A version's metrics, its report files and its model card."""
     report = models.report(version)
