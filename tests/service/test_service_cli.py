@@ -4,6 +4,7 @@ API, the ranked queue, and a refusal to serve unsafely."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from triage.cli import app
 from triage.cli._app import console, err_console
 from triage.service import Store, StubScorer
 from triage.service.auth import authenticate, list_keys
+from triage.service.tables import IncidentRow, PersonRow
 from triage.settings import Settings
 
 KEY = re.compile(r"^trk\.[0-9a-f]{12}\.[A-Za-z0-9_-]{43}$")
@@ -112,6 +114,156 @@ def test_ingest_of_a_bad_folder_lists_every_problem_and_stores_nothing(
     store = _store(url)
     assert store.counts()["incidents"] == 0
     store.dispose()
+
+
+FORCE_MAPPING = """
+naive_timezone: Europe/London
+values:
+  gender: {"F": female, "M": male, "U": unknown}
+tables:
+  incidents:
+    columns: {OCC_REF: incident_id, REL: relationship}
+    values:
+      REL: {"PARTNER": current_partner, "EX": ex_partner, "FAM": family_member}
+  people:
+    columns: {NOMINAL: person_id, gender: sex}
+  orders:
+    columns: {NOMINAL: person_id}
+"""
+
+
+def _force_export(tables: Tables) -> Tables:
+    """The valid tables in a force's own names and codes (see FORCE_MAPPING)."""
+    incidents = tables["incidents"].rename(
+        columns={"incident_id": "OCC_REF", "relationship": "REL"}
+    )
+    incidents["REL"] = incidents["REL"].replace(
+        {"current_partner": "PARTNER", "ex_partner": "EX", "family_member": "FAM"}
+    )
+    incidents.loc[1, "reported_at"] = "2024-07-01 10:00"  # naive: London summer time
+    people = tables["people"].rename(columns={"person_id": "NOMINAL", "sex": "gender"})
+    people["gender"] = people["gender"].replace({"female": "F", "male": "M", "unknown": "U"})
+    orders = tables["orders"].rename(columns={"person_id": "NOMINAL"})
+    return {"incidents": incidents, "people": people, "orders": orders}
+
+
+def _mapping_file(tmp_path: Path, text: str = FORCE_MAPPING) -> Path:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_ingest_with_a_mapping_stores_a_force_export_on_the_contract(
+    url: str, tables: Tables, write_extract: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = write_extract(_force_export(tables))
+    mapping = _mapping_file(tmp_path)
+    code, _, output = _run("ingest", str(folder), "--database-url", url, "--no-score")
+    assert code == 1
+    assert "OCC_REF" in output  # unknown column without the mapping
+    code, _, output = _run(
+        "ingest", str(folder), "--mapping", str(mapping), "--database-url", url, "--no-score"
+    )
+    assert code == 0, output
+    assert "stored 4 new incident(s)" in output
+    store = _store(url)
+    with store.session() as s:
+        i1 = s.get(IncidentRow, "i1")
+        p2 = s.get(PersonRow, "p2")
+    assert store.counts()["orders"] == 2
+    store.dispose()
+    assert i1 is not None
+    assert p2 is not None
+    assert i1.relationship == "current_partner"
+    assert i1.reported_at.replace(tzinfo=None) == dt.datetime(2024, 7, 1, 9, 0)  # BST -> UTC
+    assert p2.sex == "male"
+
+
+def test_ingest_with_a_mapping_names_people_already_stored(
+    url: str, tables: Tables, write_extract: Callable[..., Path], tmp_path: Path
+) -> None:
+    mapping = _mapping_file(tmp_path)
+    export = _force_export(tables)
+    first = {"incidents": export["incidents"].iloc[:2], "people": export["people"]}
+    assert (
+        _run(
+            "ingest",
+            str(write_extract(first)),
+            "-m",
+            str(mapping),
+            "--database-url",
+            url,
+            "--no-score",
+        )[0]
+        == 0
+    )
+    later = tmp_path / "later"
+    later.mkdir()
+    export["incidents"].iloc[2:].to_csv(later / "incidents.csv", index=False)
+    export["people"].iloc[[2]].to_csv(later / "people.csv", index=False)  # p3 only
+    code, _, output = _run(
+        "ingest", str(later), "-m", str(mapping), "--database-url", url, "--no-score"
+    )
+    assert code == 0, output
+    assert "stored 2 new incident(s)" in output
+
+
+def test_ingest_with_a_mapping_reports_unmapped_codes_and_stores_nothing(
+    url: str, tables: Tables, write_extract: Callable[..., Path], tmp_path: Path
+) -> None:
+    export = _force_export(tables)
+    export["incidents"].loc[2, "REL"] = "SPOUSE"
+    export["people"].loc[3, "gender"] = "X"
+    code, _, output = _run(
+        "ingest",
+        str(write_extract(export)),
+        "--mapping",
+        str(_mapping_file(tmp_path)),
+        "--database-url",
+        url,
+        "--no-score",
+    )
+    assert code == 1
+    assert "SPOUSE" in output
+    assert "relationship" in output
+    assert "nothing was stored" in output
+    store = _store(url)
+    assert store.counts()["incidents"] == store.counts()["people"] == 0
+    store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("columns: {OCC_REF: not_a_column}\n", "not_a_column"),
+        ("columns: [unclosed\n", "not valid YAML"),
+        ("naive_timezone: Mars/Olympus\n", "Mars/Olympus"),
+    ],
+    ids=["not_a_contract_column", "not_yaml", "unknown_zone"],
+)
+def test_ingest_with_a_bad_mapping_file_is_an_error_and_touches_no_store(
+    text: str,
+    message: str,
+    url: str,
+    tables: Tables,
+    write_extract: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    folder = write_extract(_force_export(tables))
+    mapping = _mapping_file(tmp_path, text)
+    code, _, output = _run(
+        "ingest", str(folder), "--mapping", str(mapping), "--database-url", url, "--no-score"
+    )
+    assert code == 1
+    assert message in output
+    assert str(mapping) in output.replace("\n", "")
+    assert not (tmp_path / "cli.db").exists()
+    code, _, output = _run(
+        "ingest", str(folder), "-m", str(tmp_path / "absent.yaml"), "--database-url", url
+    )
+    assert code == 1
+    assert "cannot read mapping file" in output
+    assert not (tmp_path / "cli.db").exists()
 
 
 def test_queue_shows_the_days_ranked_incidents(

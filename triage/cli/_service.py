@@ -213,17 +213,31 @@ def ingest_folder(
     tracking_uri: TrackingUri = None,
     model_name: ModelName = DEFAULT_MODEL,
     score: Annotated[bool, typer.Option(help="Score new incidents with the @champion.")] = True,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help=(
+                "Column-mapping YAML that renames and recodes a force's export onto the "
+                "contract (as for triage validate)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Load an extract folder into the store: validated as `triage validate` does, then
     stored whole or not at all. Re-sent incidents with the same content are skipped."""
     from triage._loading import read_folder
+    from triage._mapping import read_mapping
     from triage.cli._render import problems_table
     from triage.service.ingest import ingest
     from triage.service.store import ConflictError
 
     try:
         settings = _settings(database_url=database_url, tracking_uri=tracking_uri)
-        frames, problems = read_folder(directory)
+        spec = None if mapping is None else read_mapping(mapping)
+        frames, problems = read_folder(directory, spec.missing_values if spec else ())
         if problems or frames["incidents"] is None or frames["people"] is None:
             raise SchemaError(problems)
         scorer = _load_scorer(settings, model_name) if score else None
@@ -237,6 +251,7 @@ def ingest_folder(
                 frames["orders"],
                 scorer=scorer,
                 key_id=_actor(),
+                mapping=spec,
             )
     except ConflictError as exc:
         raise fail(exc) from None

@@ -2,10 +2,12 @@
 
 A batch is validated whole (:func:`~triage.schema.validate_frames`); one bad row
 and nothing is stored, every problem is returned. People the incidents name may be
-left out of a batch when the store already holds them. A re-sent row with the same
-content is a no-op; with different content the whole batch is refused, naming the
-ids (:class:`~triage.service.store.ConflictError`). The new rows, their scores and
-one audit entry are written in a single transaction.
+left out of a batch when the store already holds them. A batch in a force's own
+names and codes is mapped onto the contract first (``mapping``, as ``triage validate
+--mapping`` does), its naive times read in the mapping's zone. A re-sent row with
+the same content is a no-op; with different content the whole batch is refused,
+naming the ids (:class:`~triage.service.store.ConflictError`). The new rows, their
+scores and one audit entry are written in a single transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import pandas as pd
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from triage._checks import ReadOptions
+from triage._mapping import ColumnMapping, apply_mapping
 from triage.exceptions import SchemaError
-from triage.schema import validate_frames
+from triage.schema import ValidationReport, validate_frames
 from triage.service import audit_log
 from triage.service._frames import COLUMNS, KEYS, Record, key_of, records_of
 from triage.service._scoring_store import score_missing
@@ -81,6 +85,38 @@ def _stored_people(
     return found
 
 
+def _mapped(
+    incidents: pd.DataFrame,
+    people: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    mapping: ColumnMapping,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """The batch renamed and recoded onto the contract (before stored people join it,
+    since those are already in contract form)."""
+    return (
+        apply_mapping(incidents, "incidents", mapping),
+        apply_mapping(people, "people", mapping),
+        None if orders is None else apply_mapping(orders, "orders", mapping),
+    )
+
+
+def _validated(
+    incidents: pd.DataFrame,
+    people: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    mapping: ColumnMapping | None,
+) -> ValidationReport:
+    if mapping is None:
+        return validate_frames(incidents, people, orders)
+    # the mapping's zone and format for naive timestamps: the reader behind
+    # validate_frames, with the options validate_extract passes it
+    from triage.schema import _harm_weights, _validate
+
+    frames = {"incidents": incidents, "people": people, "orders": orders}
+    options = ReadOptions(mapping.naive_timezone, mapping.timestamp_format)
+    return _validate(frames, [], _harm_weights(None), options)
+
+
 def _chunked(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
@@ -127,13 +163,16 @@ def ingest(
     *,
     scorer: Scorer | None,
     key_id: str,
+    mapping: ColumnMapping | None = None,
 ) -> IngestResult:
     """Validate, store and score one batch atomically (see the module docstring)."""
+    if mapping is not None:
+        incidents, people, orders = _mapped(incidents, people, orders, mapping)
     n_people = len(people)
     extra = _stored_people(store, incidents, people, orders)
     if len(extra):
         people = pd.concat([people.reset_index(drop=True), extra], ignore_index=True)
-    report = validate_frames(incidents, people, orders)
+    report = _validated(incidents, people, orders, mapping)
     if report.extract is None:
         raise SchemaError(report.problems)
     extract = report.extract

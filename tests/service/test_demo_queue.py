@@ -1,0 +1,182 @@
+"""The service step of `triage demo`: the extract's latest day is loaded with the
+history its scores read (not the whole extract), scored by the registry's champion
+exactly as a store holding everything would score it, and shown as the queue with
+the way to the reviewers' pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.synth_worlds import small_world
+from tests.test_modeling import small_spec
+from triage.cli._service_demo import (
+    MESSAGE_NO_CHAMPION,
+    PAGES_URL,
+    demo_queue,
+    latest_day,
+)
+from triage.contract import Extract
+from triage.exceptions import ConfigError
+from triage.features import build_features
+from triage.labels import build_labels
+from triage.modeling import train
+from triage.registry import MlflowRegistry, RunRecord
+from triage.service import Store
+from triage.service.audit_log import entries
+from triage.temporal import make_splits
+
+pytestmark = pytest.mark.xdist_group("mlflow")
+LABEL = "any_repeat_90d"
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Any]:
+    """A small world's extract folder, and a registry whose champion was trained on it."""
+    root = tmp_path_factory.mktemp("demo")
+    world = small_world()
+    spec = small_spec()
+    labels = build_labels(world.extract, spec.labels)
+    matrix = build_features(world.extract)
+    result = train(matrix, labels, make_splits(labels, spec.target, spec.splits), spec, seed=3)
+    folder = result.bundle.save(root / "bundle")
+    tracking = f"sqlite:///{root / 'models' / 'mlflow.db'}"
+    registry = MlflowRegistry(tracking)
+    run = RunRecord(LABEL, {}, {}, {}, folder, folder / "booster.txt", [])
+    version = registry.record(run).version
+    registry.promote(LABEL, version, [], override_reason="test champion")
+    extract = _ending_on_a_day_with_history(world.extract)
+    folder = root / "extract"
+    folder.mkdir()
+    for name in ("incidents", "people", "orders"):
+        getattr(extract, name).to_parquet(folder / f"{name}.parquet", index=False)
+    return tracking, folder, (extract, matrix, result.bundle)
+
+
+def _ending_on_a_day_with_history(extract: Extract) -> Extract:
+    """The extract cut after the day, of its last 60, whose people have the most
+    earlier incidents (so that scoring it needs history)."""
+    incidents = extract.incidents
+    days = incidents["reported_at"].dt.date
+    best = max(
+        sorted(set(days))[-60:],
+        key=lambda d: len(latest_day(Extract(incidents[days <= d], extract.people))[1].incidents),
+    )
+    kept = incidents[(days <= best).to_numpy()].reset_index(drop=True)
+    return Extract(kept, extract.people, extract.orders)
+
+
+def _counts(url: str) -> dict[str, int]:
+    store = Store(url)
+    try:
+        return store.counts()
+    finally:
+        store.dispose()
+
+
+def test_the_latest_day_is_scored_as_with_the_whole_extract_stored(
+    champion: tuple[str, Path, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tracking, folder, (extract, matrix, bundle) = champion
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    view = demo_queue(folder, database_url=url, tracking_uri=tracking, model_name=LABEL)
+    reported = extract.incidents["reported_at"]
+    assert view.date == reported.max().date()
+    on_day = set(extract.incidents["incident_id"][(reported.dt.date == view.date).to_numpy()])
+    in_matrix = matrix.ids["incident_id"].isin(on_day).to_numpy()
+    probabilities = bundle.predict_proba(matrix.X)[in_matrix]
+    expected = dict(zip(matrix.ids["incident_id"][in_matrix], probabilities, strict=True))
+    got = {i.incident_id: i.probability for i in view.items}
+    assert got == pytest.approx(expected, abs=1e-12)
+    probabilities = [i.probability for i in view.items]
+    assert probabilities == sorted(probabilities, reverse=True)
+    stored = _counts(url)
+    assert len(on_day) < stored["incidents"] < len(reported)  # the day and its history only
+    out = capsys.readouterr().out
+    assert f"Queue for {view.date:%Y-%m-%d}" in out
+    assert "triage keys create --role reviewer" in out
+    assert "triage serve" in out
+    assert PAGES_URL in out
+
+
+def test_loading_again_changes_nothing_but_logs_the_read(
+    champion: tuple[str, Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracking, folder, (extract, _, _) = champion
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", url)
+    monkeypatch.setenv("TRIAGE_TRACKING_URI", tracking)
+    first = demo_queue(extract, model_name=LABEL)  # the extract already read
+    before = _counts(url)
+    second = demo_queue(folder, model_name=LABEL)
+    after = _counts(url)
+    assert second == first
+    assert {k: after[k] for k in ("incidents", "people", "orders", "scores")} == {
+        k: before[k] for k in ("incidents", "people", "orders", "scores")
+    }
+    store = Store(url)
+    with store.session() as s:
+        reads = [e for e in entries(s) if e.action == "queue.read"]
+    store.dispose()
+    assert len(reads) == 2
+    assert reads[0].key_id.startswith("cli:")
+
+
+def test_a_store_filled_from_another_extract_is_refused_untouched(
+    champion: tuple[str, Path, Any], tmp_path: Path
+) -> None:
+    tracking, folder, (extract, _, _) = champion
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    incidents = extract.incidents.copy()
+    incidents["injury"] = ~incidents["injury"]  # the same ids, other content
+    other = Extract(incidents, extract.people, extract.orders)
+    demo_queue(other, database_url=url, tracking_uri=tracking, model_name=LABEL)
+    before = _counts(url)
+    with pytest.raises(ConfigError, match="another extract"):
+        demo_queue(folder, database_url=url, tracking_uri=tracking, model_name=LABEL)
+    assert _counts(url) == before
+
+
+def test_without_a_champion_nothing_is_loaded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    tracking = f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"
+    message = MESSAGE_NO_CHAMPION.format(name=LABEL, uri=tracking)
+    with pytest.raises(ConfigError, match=message.replace("@", ".")):
+        demo_queue(small_world().extract, database_url=url, tracking_uri=tracking, model_name=LABEL)
+    assert not (tmp_path / "triage.db").exists()
+
+
+def test_the_history_keeps_every_record_of_the_days_people() -> None:
+    extract = small_world().extract
+    day, part = latest_day(extract)
+    incidents = extract.incidents
+    on_day = incidents[(incidents["reported_at"].dt.date == day).to_numpy()]
+    people = set(on_day["victim_id"]) | set(on_day["perpetrator_id"].dropna())
+    theirs = incidents["victim_id"].isin(people) | incidents["perpetrator_id"].isin(people)
+    assert set(part.incidents["incident_id"]) == set(incidents["incident_id"][theirs])
+    named = set(part.incidents["victim_id"]) | set(part.incidents["perpetrator_id"].dropna())
+    assert named <= set(part.people["person_id"])
+    assert part.orders is not None
+    assert len(part.orders) >= 1  # the store must know there are orders (zero, not missing)
+    assert np.all(part.incidents["reported_at"].diff().dropna() >= np.timedelta64(0))
+
+
+def test_a_day_whose_people_have_no_orders_reads_order_features_as_zero() -> None:
+    world = small_world().extract
+    assert world.orders is not None
+    _, part = latest_day(world)
+    named = set(part.incidents["victim_id"]) | set(part.incidents["perpetrator_id"].dropna())
+    others = world.orders[~world.orders["person_id"].isin(named)].reset_index(drop=True)
+    extract = Extract(world.incidents, world.people, others)
+    day, fallback = latest_day(extract)
+    assert fallback.orders is not None
+    assert len(fallback.orders) == 1
+    assert set(fallback.orders["person_id"]) <= set(fallback.people["person_id"])
+    queries = world.incidents[(world.incidents["reported_at"].dt.date == day).to_numpy()]
+    whole = build_features(extract, queries.reset_index(drop=True), threads=1).X
+    loaded = build_features(fallback, queries.reset_index(drop=True), threads=1).X
+    pd.testing.assert_frame_equal(loaded, whole)
