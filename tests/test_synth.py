@@ -14,11 +14,20 @@ from scipy.linalg import expm
 from tests.synth_worlds import SMALL, default_county, small_world
 from triage.calibration import BANDS, calibration_report
 from triage.config import load_model_spec
+from triage.contract import DASH_QUESTIONS
 from triage.exceptions import ConfigError
 from triage.harm import load_harm_weights
 from triage.labels import build_labels
 from triage.schema import validate_extract, validate_frames
-from triage.synth import GradingBias, RecordingBias, SynthConfig, generate_world, write_world
+from triage.synth import (
+    DownRecording,
+    GradingBias,
+    RecordingBias,
+    SynthConfig,
+    World,
+    generate_world,
+    write_world,
+)
 from triage.synth._marks import TYPES
 from triage.synth._process import N_STATES, dyad_rates, simulate, state_at
 from triage.synth._truth import expm_batched
@@ -245,3 +254,86 @@ def test_grading_bias_raises_dash_high_for_that_group_only() -> None:
     black = eth == "black"
     assert (g0[~black] == g1[~black]).all()
     assert (g1[black] == "high").mean() > (g0[black] == "high").mean() + 0.1
+
+
+def _down_recorded(knob: DownRecording, truth: bool = False) -> tuple[World, World]:
+    base = KNOB_BASE.model_copy(update={"truth": truth})
+    return generate_world(base), generate_world(base.model_copy(update={"down_recording": (knob,)}))
+
+
+def _yes(incidents: pd.DataFrame) -> np.ndarray:
+    return incidents[list(DASH_QUESTIONS)].fillna(False).to_numpy(dtype=bool)
+
+
+def test_down_recording_records_less_for_that_group_only() -> None:
+    knob = DownRecording(attribute="ethnicity", group="asian", rate=0.7, unnamed=0.5)
+    base, biased = _down_recorded(knob)
+    a, b = base.extract.incidents, biased.extract.incidents
+    pd.testing.assert_frame_equal(base.extract.people, biased.extract.people)
+    pd.testing.assert_frame_equal(base.extract.orders, biased.extract.orders)
+    asian = (_victim_groups(base.extract)["ethnicity"] == "asian").to_numpy()
+    # the same incidents; every record of other victims exactly as it was
+    for column in ("incident_id", "reported_at", "victim_id", "relationship"):
+        assert a[column].equals(b[column])
+    pd.testing.assert_frame_equal(a[~asian], b[~asian])
+    # the group's records only ever say less
+    before, after = a["incident_type"].astype(str), b["incident_type"].astype(str)
+    stepped = (before != after).to_numpy()
+    assert (after[stepped] == "non_crime_domestic").all()
+    assert not _serious(base.extract)[stepped].any()
+    crimes = asian & (before != "non_crime_domestic").to_numpy() & ~_serious(base.extract)
+    assert 0.6 < stepped[crimes].mean() < 0.8
+    for flag in ("injury", "weapon", "strangulation"):
+        assert not (b[flag] & ~a[flag]).any()
+        assert (a[flag] & ~b[flag]).any()
+    assert not (_yes(b) & ~_yes(a)).any()
+    assert _yes(b)[asian].mean() < 0.5 * _yes(a)[asian].mean()
+    named_before, named_after = a["perpetrator_id"].notna(), b["perpetrator_id"].notna()
+    assert (b["perpetrator_id"][named_after] == a["perpetrator_id"][named_after]).all()
+    assert 0.4 < 1 - named_after[asian & named_before].mean() < 0.6
+
+
+def test_down_recording_with_suspects_named_leaves_labels_and_truth_alone() -> None:
+    knob = DownRecording(attribute="ethnicity", group="asian", rate=1.0)
+    base, biased = _down_recorded(knob, truth=True)
+    assert not base.extract.incidents["incident_type"].equals(
+        biased.extract.incidents["incident_type"]
+    )
+    assert (_serious(base.extract) == _serious(biased.extract)).all()
+    specs = load_model_spec().labels
+    pd.testing.assert_frame_equal(
+        build_labels(base.extract, specs), build_labels(biased.extract, specs)
+    )
+    pd.testing.assert_frame_equal(base.truth, biased.truth)
+
+
+def test_truth_follows_unnamed_suspects() -> None:
+    """An unnamed suspect links an incident to escalations through its victim only
+    (and to no repeat of the pair); the truth counts the same links as the labels."""
+    knob = DownRecording(attribute="ethnicity", group="white", rate=0.5, unnamed=0.6)
+    base, biased = _down_recorded(knob, truth=True)
+    specs = load_model_spec().labels
+    for world in (base, biased):
+        assert world.truth is not None
+        labels = build_labels(world.extract, specs)
+        for label in ("serious_harm_365d", "any_repeat_90d"):
+            observed = labels[label].notna().to_numpy()
+            y = labels[label].to_numpy(dtype=bool, na_value=False)[observed]
+            p = world.truth[f"p_{label}"].to_numpy()[observed]
+            assert abs(y.mean() - p.mean()) < 0.01, (world is biased, label)
+    assert base.truth is not None
+    assert biased.truth is not None
+    repeat0, repeat1 = base.truth["p_any_repeat_90d"], biased.truth["p_any_repeat_90d"]
+    assert repeat1.mean() < 0.5 * repeat0.mean()
+    serious0, serious1 = base.truth["p_serious_harm_365d"], biased.truth["p_serious_harm_365d"]
+    assert serious1.mean() < serious0.mean()
+
+
+def test_down_recording_draws_only_from_its_own_stream() -> None:
+    """A knob whose group nobody belongs to changes nothing: its draws never shift the
+    rest of the world, so turning knobs on or off keeps every other record as it was."""
+    knob = DownRecording(attribute="ethnicity", group="nobody", rate=1.0, unnamed=1.0)
+    base, biased = _down_recorded(knob, truth=True)
+    for name in ("incidents", "people", "orders"):
+        pd.testing.assert_frame_equal(getattr(base.extract, name), getattr(biased.extract, name))
+    pd.testing.assert_frame_equal(base.truth, biased.truth)

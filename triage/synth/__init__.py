@@ -6,12 +6,13 @@ in demos, tests and benchmarks. See ``_process.py`` for the hidden chain and
 ``_truth.py`` for how the truth is computed exactly.
 """
 
-from triage.synth._config import GradingBias, RecordingBias, SynthConfig
+from triage.synth._config import DownRecording, GradingBias, RecordingBias, SynthConfig
 from triage.synth._io import TRUTH_FILE, write_world
 from triage.synth._world import World, generate_world
 
 __all__ = [
     "TRUTH_FILE",
+    "DownRecording",
     "GradingBias",
     "RecordingBias",
     "SynthConfig",

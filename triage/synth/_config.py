@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["GradingBias", "RecordingBias", "SynthConfig"]
+__all__ = ["DownRecording", "GradingBias", "RecordingBias", "SynthConfig"]
 
 GroupAttribute = Literal["ethnicity", "deprivation_quintile", "sex"]
 
@@ -40,6 +40,30 @@ class GradingBias(BaseModel):
     shift: float = Field(ge=-14, le=14)
 
 
+class DownRecording(BaseModel):
+    """Officers record the incidents of one victim group less fully than they were.
+
+    With chance ``rate`` each: a non-serious crime is recorded as
+    ``non_crime_domestic``, a risk marker (injury, weapon, strangulation) its type does
+    not imply is left out, and a risk the victim discloses in the DASH is recorded as
+    "no". With chance ``unnamed`` the suspect is left unnamed (no ``perpetrator_id``),
+    on top of the county-wide ``missing_perpetrator_rate``. The same incidents are
+    recorded and every serious one keeps its type, so the group's escalations are
+    still recorded as serious harm, but what came before them looks minor and, without
+    a named suspect, is not linked to the perpetrator's record: a model misses more
+    of that group's escalations. With ``unnamed=0`` labels and the truth are exactly
+    those of the world without the knob; an unnamed suspect links an incident to
+    escalations through its victim only, as the labels and the truth both count.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attribute: GroupAttribute
+    group: str
+    rate: float = Field(ge=0, le=1)
+    unnamed: float = Field(default=0.0, ge=0, le=1)
+
+
 class SynthConfig(BaseModel):
     """A synthetic county. Same config and seed, byte-identical tables."""
 
@@ -53,4 +77,5 @@ class SynthConfig(BaseModel):
     truth: bool = True
     recording_bias: tuple[RecordingBias, ...] = ()
     grading_bias: tuple[GradingBias, ...] = ()
+    down_recording: tuple[DownRecording, ...] = ()
     missing_perpetrator_rate: float = Field(default=0.03, ge=0, le=0.5)

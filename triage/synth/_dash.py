@@ -27,9 +27,11 @@ def draw_dash(
     crime: Bool,
     grade_shift: Float,
     serious_now: Bool,
+    withheld: Bool,
 ) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
     """Grades (0 standard, 1 medium, 2 high, 3 not completed) and answers
-    (n, 27) with 1 yes, 0 no, -1 missing."""
+    (n, 27) with 1 yes, 0 no, -1 missing; a ``withheld`` (n, 27) risk is recorded
+    as "no" and so counts for nothing in the grade."""
     n = signal.shape[0]
     completed = rng.random(n) < np.where(crime, 0.88, 0.72)
     officer = rng.integers(0, N_OFFICERS, n)
@@ -40,6 +42,7 @@ def draw_dash(
     z = signal + noise
     logits = _BASE[None, :] + _ITEMS[None, :] * z[:, None] + tick_bias[officer][:, None]
     yes = rng.random((n, len(DASH_QUESTIONS))) < 1.0 / (1.0 + np.exp(-logits))
+    yes &= ~withheld
     missing = rng.random((n, len(DASH_QUESTIONS))) < 0.05
     answers = np.where(missing, -1, yes.astype(np.int8)).astype(np.int8)
     ticks = (answers == 1).sum(axis=1)

@@ -9,17 +9,23 @@ given state is *recorded and serious* has a closed form used by ``_truth.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from triage.synth._config import RecordingBias
+from triage.contract import DASH_QUESTIONS
+from triage.synth._config import DownRecording, RecordingBias
 
 __all__ = [
+    "MARKERS",
     "NON_SERIOUS",
     "REPORT_PROB",
     "SERIOUS",
     "TYPES",
+    "DownRecorded",
+    "down_recorded",
+    "named_share",
     "non_serious_weights",
     "recording_multiplier",
     "serious_weights",
@@ -144,3 +150,61 @@ def report_prob_of(types: NDArray[np.int64], mult_serious: Float, mult_non: Floa
     base = np.array([REPORT_PROB[t] for t in TYPES])[types]
     mult = np.where(types >= len(NON_SERIOUS), mult_serious, mult_non)
     return np.asarray(np.clip(base * mult, 0.0, 1.0), np.float64)
+
+
+#: risk markers a down-recording officer may leave out, each with the types that
+#: imply it (a recorded strangulation is always marked as one)
+MARKERS: dict[str, tuple[str, ...]] = {
+    "injury": ("assault_with_injury", "gbh"),
+    "weapon": (),
+    "strangulation": ("non_fatal_strangulation",),
+}
+
+
+@dataclass(frozen=True)
+class DownRecorded:
+    """What the down-recording knobs change: ``as_non_crime`` marks the non-serious
+    crimes recorded as ``non_crime_domestic``, ``dropped`` the risk markers left out,
+    ``withheld`` (n, questions) the DASH risks recorded as "no" and ``unnamed`` the
+    incidents whose suspect is not named."""
+
+    as_non_crime: Bool
+    dropped: dict[str, Bool]
+    withheld: Bool
+    unnamed: Bool
+
+
+def down_recorded(
+    rng: np.random.Generator,
+    knobs: tuple[DownRecording, ...],
+    group_of: Callable[[str], NDArray[np.object_]],
+    types: NDArray[np.int64],
+) -> DownRecorded:
+    """Draw what each knob changes for incidents of these ``types``; without knobs
+    nothing is drawn, so the rest of the world does not depend on whether they exist."""
+    n = types.shape[0]
+    crime = (types > TYPES.index("non_crime_domestic")) & (types < len(NON_SERIOUS))
+    as_non_crime = np.zeros(n, dtype=bool)
+    dropped = {name: np.zeros(n, dtype=bool) for name in MARKERS}
+    withheld = np.zeros((n, len(DASH_QUESTIONS)), dtype=bool)
+    unnamed = np.zeros(n, dtype=bool)
+    for knob in knobs:
+        hit = group_of(knob.attribute) == knob.group
+        u = rng.random((2 + len(MARKERS), n))
+        as_non_crime |= hit & crime & (u[0] < knob.rate)
+        for j, (name, implied) in enumerate(MARKERS.items(), start=2):
+            keep = np.isin(types, [TYPES.index(t) for t in implied])
+            dropped[name] |= hit & ~keep & (u[j] < knob.rate)
+        withheld |= hit[:, None] & (rng.random(withheld.shape) < knob.rate)
+        unnamed |= hit & (u[1] < knob.unnamed)
+    return DownRecorded(as_non_crime, dropped, withheld, unnamed)
+
+
+def named_share(
+    knobs: tuple[DownRecording, ...], group_of: Callable[[str], NDArray[np.object_]], n: int
+) -> Float:
+    """Per victim: the chance that the knobs leave the suspect named."""
+    out = np.ones(n)
+    for knob in knobs:
+        out *= np.where(group_of(knob.attribute) == knob.group, 1.0 - knob.unnamed, 1.0)
+    return out

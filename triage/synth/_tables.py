@@ -190,7 +190,10 @@ def build_tables(
     rep_t: Float,
     types: Int,
     draw_dash: Callable[..., Any],
+    knob_rng: np.random.Generator,
 ) -> tuple[Extract, RecordIndex]:
+    """The extract and the hidden facts of its rows. ``rng`` draws everything the
+    world always has; ``knob_rng`` only what the down-recording knobs leave out."""
     order = np.argsort(rep_t, kind="stable")
     dyad, state, occ_t, rep_t, types = (
         dyad[order],
@@ -206,6 +209,11 @@ def build_tables(
     rep_s, occ_s = rep_t * SECONDS_PER_YEAR, occ_t * SECONDS_PER_YEAR
 
     flags = _flags(rng, types, pop, dyad, state)
+    down = marks.down_recorded(
+        knob_rng, cfg.down_recording, lambda a: pop.victim_group(a)[victim], types
+    )
+    for name, dropped in down.dropped.items():
+        flags[name] = flags[name] & ~dropped
     serious_now = types >= len(marks.NON_SERIOUS)
     signal = (
         0.25 * pop.danger[perp]
@@ -218,18 +226,22 @@ def build_tables(
         + 0.25 * pop.substance[perp]
         + 0.3 * serious_now
     )
-    crime = types != T["non_crime_domestic"]
-    grade, answers = draw_dash(rng, signal, crime, _grade_shift(cfg, pop, victim), serious_now)
+    crime = (types != T["non_crime_domestic"]) & ~down.as_non_crime
+    grade, answers = draw_dash(
+        rng, signal, crime, _grade_shift(cfg, pop, victim), serious_now, down.withheld
+    )
     orders = _orders(rng, types, perp, rep_s, perp_recorded)
     types = _breaches(rng, types, perp, rep_s, orders)
+    # orders, breaches and person ids follow what happened; the record then says less
+    types[down.as_non_crime] = T["non_crime_domestic"]
+    named = perp_recorded & ~down.unnamed
 
-    # pseudonymous ids in order of first appearance: victims and perpetrators share a namespace
     # pseudonymous ids in order of first appearance; victims and perpetrators share one
     # namespace (key 2i for victim i, 2j + 1 for perpetrator j)
     people = _PersonIds(np.concatenate([victim * 2, perp[perp_recorded] * 2 + 1]))
     victim_id = people.ids_of(victim * 2)
     perp_id = people.ids_of(perp * 2 + 1)
-    perp_id[~perp_recorded] = None
+    perp_id[~named] = None
 
     kind = pop.dyad_kind[dyad]
     relationship = np.where(
@@ -272,7 +284,7 @@ def build_tables(
         .reset_index(drop=True)
     )
     extract = Extract(incidents=incidents, people=people_df, orders=orders_df)
-    return extract, RecordIndex(dyad=dyad, reported_years=rep_t, perp_recorded=perp_recorded)
+    return extract, RecordIndex(dyad=dyad, reported_years=rep_t, perp_recorded=named)
 
 
 def _harm_order() -> list[str]:

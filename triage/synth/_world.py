@@ -80,13 +80,17 @@ def _rates(pop: Population, rows: slice | NDArray[np.int64]) -> DyadRates:
     )
 
 
-def _multipliers(pop: Population, cfg: SynthConfig) -> tuple[Float, Float]:
-    """Per dyad: factors on the chance that a serious / a non-serious incident is
-    recorded (the knobs, and fear)."""
-
+def _dyad_groups(pop: Population) -> Callable[[str], NDArray[np.object_]]:
     def group_of(attribute: str) -> NDArray[np.object_]:
         return pop.victim_group(attribute)[pop.dyad_victim]
 
+    return group_of
+
+
+def _multipliers(pop: Population, cfg: SynthConfig) -> tuple[Float, Float]:
+    """Per dyad: factors on the chance that a serious / a non-serious incident is
+    recorded (the knobs, and fear)."""
+    group_of = _dyad_groups(pop)
     n = pop.dyad_victim.size
     m_ser = marks.recording_multiplier(cfg.recording_bias, group_of, n, serious=True)
     # victims of dangerous perpetrators report less of the everyday abuse (fear,
@@ -104,6 +108,7 @@ class _DyadView:
     r_serious: Float  # chance a serious incident of this dyad is recorded
     r_non: Float  # (n, 2): chance a non-serious one is, together / separated
     mult_serious: Float
+    named: Float  # chance a recorded incident names the perpetrator
 
 
 def _dyad_view(pop: Population, cfg: SynthConfig) -> _DyadView:
@@ -115,7 +120,10 @@ def _dyad_view(pop: Population, cfg: SynthConfig) -> _DyadView:
     n = dp.size
     r_ser, r_non_t = marks.record_probs(sw, np.zeros(n, bool), m_ser, m_non)
     _, r_non_s = marks.record_probs(sw, np.ones(n, bool), m_ser, m_non)
-    return _DyadView(rates, r_ser, np.stack([r_non_t, r_non_s], axis=1), m_ser)
+    named = (1.0 - cfg.missing_perpetrator_rate) * marks.named_share(
+        cfg.down_recording, _dyad_groups(pop), n
+    )
+    return _DyadView(rates, r_ser, np.stack([r_non_t, r_non_s], axis=1), m_ser, named)
 
 
 def _kappas(view: _DyadView) -> tuple[Float, Float]:
@@ -145,10 +153,10 @@ def _arrival_rate(cfg: SynthConfig, rng: np.random.Generator) -> float:
 
 
 def _truth_inputs(pop: Population, view: _DyadView, paths: Paths, cfg: SynthConfig) -> TruthInputs:
-    m = cfg.missing_perpetrator_rate
     year, quarter = 365.0 / DAYS_PER_YEAR, 90.0 / DAYS_PER_YEAR
     serious, anything = _kappas(view)
     q = view.rates.generator()
+    named = view.named[:, None]
     return TruthInputs(
         dyad_perp=pop.dyad_perp,
         dyad_victim=pop.dyad_victim,
@@ -156,8 +164,8 @@ def _truth_inputs(pop: Population, view: _DyadView, paths: Paths, cfg: SynthConf
         dyad_start_state=pop.dyad_start_state,
         paths=paths,
         no_serious_victim_side=no_event_prob(q, serious, year),
-        no_serious_perp_side=no_event_prob(q, serious * (1.0 - m), year),
-        no_repeat_pair=no_event_prob(q, anything * (1.0 - m), quarter),
+        no_serious_perp_side=no_event_prob(q, serious * named, year),
+        no_repeat_pair=no_event_prob(q, anything * named, quarter),
         career_end=pop.career_end,
     )
 
@@ -203,7 +211,10 @@ def _future_no_serious(
     sw = marks.serious_weights(pop.danger[rep], pop.strangler[rep], np.tile(female, rows.size))
     mean_mult = np.full(rep.size, float(view.mult_serious.mean()))
     r_ser, _ = marks.record_probs(sw, np.zeros(rep.size, bool), mean_mult, np.ones(rep.size))
-    kappa_new = rates.lam * rates.p_serious * r_ser[:, None] * (1.0 - cfg.missing_perpetrator_rate)
+    named = (1.0 - cfg.missing_perpetrator_rate) * float(
+        marks.named_share(cfg.down_recording, _dyad_groups(pop), pop.dyad_victim.size).mean()
+    )
+    kappa_new = rates.lam * rates.p_serious * r_ser[:, None] * named
     spec = FutureDyads(pop.rho[who], CAREER_MEAN_YEARS, NEW_DYAD_START)
     out[rows] = future_dyads_no_serious(
         rates, kappa_new, weight, rows.size, spec, 365.0 / DAYS_PER_YEAR
@@ -215,7 +226,9 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     """Simulate a county and return its extract (and ground truth if asked)."""
     cfg = config or SynthConfig()
     say = progress or (lambda _msg: None)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6)]
+    # the last stream is the down-recording knobs' alone: switching them on or off
+    # leaves every other draw as it was
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(7)]
     horizon = cfg.burn_in_years + cfg.years
     say("population")
     n_primary = round(_arrival_rate(cfg, streams[0]) * horizon)
@@ -273,6 +286,7 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
         rep_t[keep],
         types[keep],
         draw_dash,
+        streams[6],
     )
     truth = None
     if cfg.truth:
