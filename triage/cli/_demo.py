@@ -138,6 +138,18 @@ def demo(
         _promote(registry, version, gates, trained.fairness.primary_flags)
         log_model_card(registry, version.name, version.version, workdir / "reports", also=[card])
         console.print(versions_table(registry.versions(version.name)))
+        if registry.champion(version.name) is not None:
+            from triage.cli._service_demo import demo_queue
+
+            console.rule("[bold]8. The latest day's queue in the service")
+            store = (workdir / "triage.db").resolve()
+            store.unlink(missing_ok=True)  # the demo's own store, rebuilt with its extract
+            demo_queue(
+                extract,
+                database_url=f"sqlite:///{store}",
+                tracking_uri=registry.tracking_uri,
+                model_name=version.name,
+            )
     except TriageError as exc:
         raise fail(exc) from None
     console.rule("[bold]Where to look")
