@@ -74,6 +74,8 @@ def test_synth_refuses_to_overwrite_and_changes_nothing(tmp_path: Path) -> None:
         ("--record-bias", "ethnicity=asian:-1", "factor"),
         ("--record-bias", "ethnicity=asian:0.5:sometimes", "applies_to"),
         ("--grading-bias", "sex=female:lots", "--grading-bias 'sex=female:lots'"),
+        ("--down-record", "ethnicity=asian:1.5", "rate"),
+        ("--down-record", "ethnicity=asian:0.5:0.5:0.5", "too many"),
     ],
 )
 def test_bad_knob_is_a_clear_error(tmp_path: Path, option: str, value: str, message: str) -> None:
@@ -82,6 +84,17 @@ def test_bad_knob_is_a_clear_error(tmp_path: Path, option: str, value: str, mess
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "w").exists()
+
+
+def test_down_record_knob_lands_in_the_world(tmp_path: Path) -> None:
+    out = tmp_path / "down"
+    knob = ["--down-record", "ethnicity=asian:0.8:0.5"]
+    result = runner.invoke(app, ["synth", "--out", str(out), *SMALL, "--no-truth", *knob])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "world.json").read_text())["config"]
+    assert config["down_recording"] == [
+        {"attribute": "ethnicity", "group": "asian", "rate": 0.8, "unnamed": 0.5}
+    ]
 
 
 def test_synth_needs_out_or_report() -> None:

@@ -16,6 +16,7 @@ from triage.exceptions import ConfigError, TriageError
 from triage.schema import load_extract
 from triage.synth import (
     TRUTH_FILE,
+    DownRecording,
     GradingBias,
     RecordingBias,
     SynthConfig,
@@ -27,7 +28,12 @@ from triage.synth import (
 if TYPE_CHECKING:
     from triage.calibration import Fact
 
-__all__ = ["calibration_table", "parse_grading_bias", "parse_recording_bias"]
+__all__ = [
+    "calibration_table",
+    "parse_down_recording",
+    "parse_grading_bias",
+    "parse_recording_bias",
+]
 
 _KNOB_HELP = "ATTRIBUTE=GROUP:{} with ATTRIBUTE one of ethnicity, deprivation_quintile, sex"
 
@@ -47,6 +53,26 @@ def parse_recording_bias(text: str) -> RecordingBias:
         raise ConfigError(
             f"--record-bias {text!r}: expected "
             f"{_KNOB_HELP.format('FACTOR[:all|non_serious|serious]')} ({_first_error(exc)})"
+        ) from None
+
+
+def parse_down_recording(text: str) -> DownRecording:
+    """``ethnicity=asian:0.8[:0.8]`` -> DownRecording(rate=0.8, unnamed=0.8)."""
+    try:
+        attribute, rest = text.split("=", 1)
+        group, rate, *unnamed = rest.split(":")
+        if len(unnamed) > 1:
+            raise ValueError("too many ':' parts")
+        return DownRecording(
+            attribute=attribute.strip(),  # type: ignore[arg-type]
+            group=group.strip(),
+            rate=float(rate),
+            unnamed=float(unnamed[0]) if unnamed else 0.0,
+        )
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(
+            f"--down-record {text!r}: expected "
+            f"{_KNOB_HELP.format('RATE[:UNNAMED]')} ({_first_error(exc)})"
         ) from None
 
 
@@ -144,6 +170,16 @@ def synth(
             show_default=False,
         ),
     ] = None,
+    down_record: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--down-record",
+            help="Down-recording of a victim group, e.g. ethnicity=asian:0.8:0.8 (chance a "
+            "minor crime, marker or DASH risk is recorded lower; chance the suspect is "
+            "left unnamed) (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -178,6 +214,7 @@ def synth(
             truth=truth,
             recording_bias=tuple(parse_recording_bias(t) for t in record_bias or ()),
             grading_bias=tuple(parse_grading_bias(t) for t in grading_bias or ()),
+            down_recording=tuple(parse_down_recording(t) for t in down_record or ()),
         )
         world = _generate(config)
         written = write_world(world, out, fmt=fmt, overwrite=overwrite)
