@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(RUN) python benchmarks/bench_features.py
 	$(RUN) python benchmarks/bench_train.py
 	$(RUN) python benchmarks/bench_audit.py
+	$(RUN) python benchmarks/bench_service.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
