@@ -157,6 +157,7 @@ def test_global_explanation_gives_plots_and_a_json_summary() -> None:
     summary = json.loads(json.dumps(result.to_dict()))
     assert summary["features"][0]["feature"] == top
     assert summary["features"][0]["description"]
+    assert not any("{" in f["description"] for f in summary["features"])  # no raw template
 
 
 def test_explanations_accept_a_single_new_incident() -> None:

@@ -7,8 +7,10 @@ A card is generated *from the registry*: every number in it is read from the
 version's run (metrics, parameters, tags), its logged fairness report and the
 registered model's promotion decisions; the prose around the numbers is fixed. It is
 logged with the version as ``reports/model_card.md`` when the version is registered
-(no promotion yet) and logged again, replacing it, whenever the version is promoted,
-so the card in the registry shows the latest decision and any override reason.
+(no promotion yet) and logged again, replacing it, when ``triage promote`` (or the
+demo) promotes the version, so the card in the registry shows the latest decision and
+any override reason; code that calls ``MlflowRegistry.promote`` itself calls
+:func:`log_model_card` after it.
 ``triage audit`` regenerates it on demand.
 """
 

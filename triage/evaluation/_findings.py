@@ -44,6 +44,10 @@ def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
+def _points(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{100 * x:.1f} percentage points"
+
+
 def _num(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.2f}"
 
@@ -81,7 +85,7 @@ def _thresholds(option: ThresholdOption) -> str:
     return (
         f"Option considered, not applied: group-specific thresholds by "
         f"{option.attribute} ({option.constraint}) would change the spread of missed-case "
-        f"rates across groups from {_pct(gap_before)} to {_pct(gap_after)} points, overall "
+        f"rates across groups from {_points(gap_before)} to {_points(gap_after)}, overall "
         f"recall from {_pct(option.recall_before)} to {_pct(option.recall_after)} and the "
         f"incidents flagged per day from {option.flagged_per_day_before:.1f} to "
         f"{option.flagged_per_day_after:.1f}."

@@ -302,7 +302,8 @@ def global_explanation(
     )
     bar = Figure(figsize=(9, 0.4 * shown + 1.5))
     shap.plots.bar(plotted, max_display=shown, ax=bar.add_subplot(), show=False)
-    descriptions = {f.name: f.description for f in catalogue}
+    # a feature in general, not one incident's value: "perpetrator aged … at this incident"
+    descriptions = {f.name: f.description.replace("{value}", "…") for f in catalogue}
     return GlobalExplanation(
         base_value=base,
         sample_size=len(rows),
