@@ -31,156 +31,46 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
+from _service_support import (
+    NAME,
+    Payload,
+    against,
+    champion,
+    cpu_seconds,
+    feed_rows,
+    free_port,
+    median_ms,
+    mlflow_payload,
+    peak_rss_mb,
+    queue_day,
+    running,
+    serve_store,
+    single_payloads,
+)
 
 from triage.contract import Extract
 from triage.features import build_features
 from triage.modeling import ModelBundle
-from triage.pipeline import prepare, train_and_register
 from triage.registry import MlflowRegistry
-from triage.service import Role, Store
-from triage.service.auth import create_key
-from triage.service.ingest import ingest
 from triage.synth import SynthConfig, generate_world
 
-HERE = Path(__file__).resolve().parent
-OUT = HERE / "out"
-NAME = "serious_harm_365d"
 TARGET_P50_MS, TARGET_P99_MS, TARGET_QUEUE_S = 5.0, 20.0, 1.0
 QUEUE_BATCH = 500
-Payload = dict[str, list[dict[str, Any]]]
 Result = dict[str, float]
 
 
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Contract rows as a feed sends them: ISO times, null for missing."""
-    rows: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso"))
-    return rows
-
-
-def champion(config: SynthConfig, extract: Extract) -> str:
-    """The tracking URI of a registry whose @champion was trained on ``config``'s world."""
-    folder = OUT / f"service-{config.incidents_per_year}x{config.years:g}-{config.seed}"
-    tracking = f"sqlite:///{folder / 'models' / 'mlflow.db'}"
-    registry = MlflowRegistry(tracking)
-    if registry.champion(NAME) is None:
-        print("training and registering the champion (once) ...", flush=True)
-        started = time.perf_counter()
-        prepared = prepare(extract)
-        trained = train_and_register(prepared, registry, report_dir=folder / "reports")
-        assert trained.version is not None
-        registry.promote(NAME, trained.version.version, [], override_reason="benchmark world")
-        print(f"  trained in {time.perf_counter() - started:.0f} s")
-    return tracking
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited; see {log}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer in {seconds:.0f} s; see {log}")
-
-
-@contextmanager
-def running(args: Sequence[str], ready: str, log: Path, env: dict[str, str]) -> Iterator[int]:
-    """A server started as a child process in its own process group; yields its pid,
-    stops the group afterwards."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            list(args), stdout=out, stderr=out, env={**os.environ, **env}, start_new_session=True
-        )
-        try:
-            _wait(ready, process, log)
-            yield process.pid
-        finally:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)  # the group: a server may run its own workers
-            process.wait(timeout=30)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) of ``pid`` and its children, from /proc (Linux)."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        total += next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM"))
-        todo += [int(c) for c in children]
-    return total / 1024
-
-
-def _against(value: float, target: float, unit: str) -> str:
-    return f"(target {target:g} {unit}, ratio {value / target:.2f})"
-
-
-def _median_ms(call: Callable[[], object], n: int) -> float:
-    for _ in range(min(10, n)):
-        call()
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
-
-
 # --- 1. single-incident ingest-and-score ------------------------------------------------
-
-
-def single_payloads(extract: Extract, incidents: pd.DataFrame) -> list[Payload]:
-    """One request per incident: the incident and its people, as a feed sends them."""
-    people = extract.people.set_index("person_id", drop=False)
-    out = []
-    for record in _rows(incidents):
-        named = [record["victim_id"]] + (
-            [record["perpetrator_id"]] if record["perpetrator_id"] else []
-        )
-        out.append({"incidents": [record], "people": _rows(people.loc[named])})
-    return out
 
 
 async def _post_all(
@@ -213,12 +103,16 @@ def _failed(failures: Counter[str]) -> str:
     return ", ".join(f"{n} x {what}" for what, n in failures.items()) or "none"
 
 
-def bench_ingest(url: str, key: str, payloads: list[Payload], args: argparse.Namespace) -> Result:
+def bench_ingest(
+    url: str, key: str, payloads: list[Payload], args: argparse.Namespace, pid: int
+) -> Result:
     asyncio.run(_post_all(url, key, payloads[: args.warmup], args.clients))
     timed = payloads[args.warmup : len(payloads) - args.raw_requests]
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     seconds, failures = asyncio.run(_post_all(url, key, timed, args.clients))
     wall = time.perf_counter() - started
+    cpu_ms = 1000 * (cpu_seconds(pid) - cpu) / len(timed)
     ms = [1000 * s for s in seconds]
     p50, p99 = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
     failed = sum(failures.values())
@@ -227,9 +121,10 @@ def bench_ingest(url: str, key: str, payloads: list[Payload], args: argparse.Nam
         f"({len(ms) / wall:,.1f} requests/s; after {args.warmup} warm-up requests)"
     )
     print(f"failed              : {_failed(failures)}")
-    print(f"p50                 : {p50:,.1f} ms  {_against(p50, TARGET_P50_MS, 'ms')}")
-    print(f"p99                 : {p99:,.1f} ms  {_against(p99, TARGET_P99_MS, 'ms')}")
+    print(f"p50                 : {p50:,.1f} ms  {against(p50, TARGET_P50_MS, 'ms')}")
+    print(f"p99                 : {p99:,.1f} ms  {against(p99, TARGET_P99_MS, 'ms')}")
     print(f"p90 / max           : {np.percentile(ms, 90):,.1f} / {max(ms):,.1f} ms")
+    print(f"server CPU          : {cpu_ms:,.1f} ms a request (user + system, triage serve)")
     last = payloads[len(payloads) - args.raw_requests :]
     seconds, failures = asyncio.run(_post_all(url, key, last, 1))
     one = 1000 * statistics.median(seconds)
@@ -243,22 +138,11 @@ def bench_ingest(url: str, key: str, payloads: list[Payload], args: argparse.Nam
         "throughput": len(ms) / wall,
         "failed": failed,
         "one_client": one,
+        "cpu_ms": cpu_ms,
     }
 
 
 # --- 2. the day's queue ----------------------------------------------------------------
-
-
-def queue_day(extract: Extract, n: int, seed: int) -> tuple[str, pd.DataFrame]:
-    """``n`` incidents on the day after the extract's end: the county's incidents
-    resampled, new ids, the same people (so each has a real history)."""
-    rng = np.random.default_rng(seed)
-    day = (extract.end + pd.Timedelta(days=1)).normalize()
-    rows = extract.incidents.iloc[rng.integers(0, len(extract.incidents), n)].copy()
-    rows["incident_id"] = [f"Q{i:06d}" for i in range(n)]
-    rows["reported_at"] = day + pd.to_timedelta(np.sort(rng.integers(0, 86_400, n)), unit="s")
-    rows["occurred_at"] = pd.NaT
-    return day.strftime("%Y-%m-%d"), rows.reset_index(drop=True)
 
 
 def bench_queue(
@@ -268,7 +152,7 @@ def bench_queue(
     started = time.perf_counter()
     with httpx.Client(base_url=url, headers={"X-API-Key": keys["ingest"]}, timeout=600) as c:
         for start in range(0, len(rows), QUEUE_BATCH):  # people are stored: not re-sent
-            batch = {"incidents": _rows(rows.iloc[start : start + QUEUE_BATCH]), "people": []}
+            batch = {"incidents": feed_rows(rows.iloc[start : start + QUEUE_BATCH]), "people": []}
             c.post("/incidents", json=batch).raise_for_status()
     took = time.perf_counter() - started
     print(
@@ -285,26 +169,13 @@ def bench_queue(
     median = statistics.median(times)
     print(
         f"GET /queue          : median {median:.2f} s of {len(times)} reads "
-        f"{_against(median, TARGET_QUEUE_S, 's')}; {len(response.json()['items']):,} items, "
+        f"{against(median, TARGET_QUEUE_S, 's')}; {len(response.json()['items']):,} items, "
         f"{len(response.content) / 1e6:.1f} MB, min {min(times):.2f} s, max {max(times):.2f} s"
     )
     return median
 
 
 # --- 3. raw scoring of one feature row -------------------------------------------------
-
-
-def mlflow_payload(row: pd.DataFrame) -> dict[str, Any]:
-    """One feature row as MLflow's ``inputs`` JSON (a 1 x n array, categorical features
-    as LightGBM's own codes, missing as null). ``dataframe_split`` cannot carry it:
-    JSON has no categories, and a booster trained on pandas categoricals refuses a
-    frame without them ("train and valid dataset categorical_feature do not match")."""
-    frame = row.copy()
-    for column in frame.select_dtypes("category").columns:
-        codes = frame[column].cat.codes.astype("float64")
-        frame[column] = codes.where(codes >= 0)
-    values = frame.astype("float64").to_numpy()
-    return {"inputs": [[None if np.isnan(v) else float(v) for v in values[0]]]}
 
 
 def bench_raw(tracking: str, extract: Extract, args: argparse.Namespace, log: Path) -> Result:
@@ -318,9 +189,9 @@ def bench_raw(tracking: str, extract: Extract, args: argparse.Namespace, log: Pa
     n, payload = args.raw_requests, mlflow_payload(row)
     array = np.array(payload["inputs"], dtype=np.float64)  # what MLflow hands the booster
     out: Result = {
-        "bundle": _median_ms(lambda: bundle.predict_proba(row), n),
-        "booster": _median_ms(lambda: bundle.booster.predict(row), n),
-        "array": _median_ms(lambda: bundle.booster.predict(array), n),
+        "bundle": median_ms(lambda: bundle.predict_proba(row), n),
+        "booster": median_ms(lambda: bundle.booster.predict(row), n),
+        "array": median_ms(lambda: bundle.booster.predict(array), n),
     }
     print(
         f"bundle in process   : p50 {out['bundle']:.3f} ms  (a pandas row: booster + calibration)"
@@ -329,7 +200,7 @@ def bench_raw(tracking: str, extract: Extract, args: argparse.Namespace, log: Pa
     print(f"booster, numpy row  : p50 {out['array']:.3f} ms  (the row as MLflow's model gets it)")
     if args.skip_mlflow:
         return out
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve"]
     command += ["-m", f"models:/{NAME}/{info.version}", "--env-manager", "local"]
     command += ["-h", "127.0.0.1", "-p", str(port)]
@@ -345,7 +216,7 @@ def bench_raw(tracking: str, extract: Extract, args: argparse.Namespace, log: Pa
             got = float(answer.json()["predictions"][0])
             if not np.isclose(got, expected, rtol=0, atol=1e-9):
                 raise RuntimeError(f"MLflow scored {got}, the booster {expected}")
-            out["mlflow"] = _median_ms(lambda: client.post("/invocations", json=payload), n)
+            out["mlflow"] = median_ms(lambda: client.post("/invocations", json=payload), n)
         out["mlflow_rss"] = peak_rss_mb(pid)
     print(
         f"mlflow models serve : p50 {out['mlflow']:.2f} ms  (POST /invocations, one row, {n} "
@@ -358,24 +229,6 @@ def bench_raw(tracking: str, extract: Extract, args: argparse.Namespace, log: Pa
 # --- main ----------------------------------------------------------------------------------
 
 
-def serve_store(extract: Extract, held: int, tmp: Path) -> tuple[str, dict[str, str]]:
-    """A store holding the county but its last ``held`` incidents, and a key per role."""
-    url = f"sqlite:///{tmp / 'triage.db'}"
-    store = Store(url)
-    store.create_schema()
-    started = time.perf_counter()
-    history = extract.incidents.iloc[:-held]
-    ingest(store, history, extract.people, extract.orders, scorer=None, key_id="bench")
-    print(
-        f"store               : SQLite with {len(history):,} incidents of history (loaded in "
-        f"{time.perf_counter() - started:.1f} s); the last {held:,} are posted"
-    )
-    with store.session() as session:
-        keys = {r.value: create_key(session, r, "bench")[1] for r in (Role.INGEST, Role.REVIEWER)}
-    store.dispose()
-    return url, keys
-
-
 def summary(service: Result | None, raw: Result, clients: int) -> None:
     rows: list[tuple[str, str, float | None]] = []
     if service is not None:
@@ -386,6 +239,7 @@ def summary(service: Result | None, raw: Result, clients: int) -> None:
             ("POST /incidents throughput", f"{service['throughput']:,.1f} /s", None),
             ("POST /incidents failed (timed ones)", f"{service['failed']:,.0f}", None),
             ("POST /incidents p50, 1 client", f"{service['one_client']:,.1f} ms", None),
+            ("POST /incidents server CPU", f"{service['cpu_ms']:,.1f} ms", None),
             ("GET /queue, one day (median)", f"{queue_s:.2f} s", queue_s / TARGET_QUEUE_S),
             ("triage serve peak RSS", f"{service['rss']:,.0f} MB", None),
         ]
@@ -415,14 +269,14 @@ def summary(service: Result | None, raw: Result, clients: int) -> None:
 def bench_service(extract: Extract, tracking: str, args: argparse.Namespace, tmp: Path) -> Result:
     held = args.warmup + args.requests + args.raw_requests
     db, keys = serve_store(extract, held, tmp)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     serve = [str(Path(sys.executable).parent / "triage"), "serve", "--port", str(port)]
     serve += ["--database-url", db, "--tracking-uri", tracking]
     payloads = single_payloads(extract, extract.incidents.iloc[-held:])
     with running(serve, url + "/health", tmp / "serve.log", {}) as pid:
         print(f"== 1. POST /incidents, one incident and its people, {args.clients} clients ==")
-        result = bench_ingest(url, keys["ingest"], payloads, args)
+        result = bench_ingest(url, keys["ingest"], payloads, args, pid)
         print(f"== 2. GET /queue, a day of {args.queue_incidents:,} incidents ==")
         result["queue"] = bench_queue(url, keys, extract, args)
         result["rss"] = peak_rss_mb(pid)

@@ -36,7 +36,7 @@ from triage._calibrators import Calibrator, calibrator_from_json
 from triage.config import FeatureSetSpec, ModelSpec
 from triage.exceptions import BundleIntegrityError, ConfigError, SchemaError
 
-__all__ = ["BUNDLE_FILES", "FeatureSchema", "ModelBundle", "data_fingerprint"]
+__all__ = ["BUNDLE_FILES", "FeatureSchema", "ModelBundle", "data_fingerprint", "lightgbm_array"]
 
 Float = npt.NDArray[np.float64]
 
@@ -71,6 +71,37 @@ def data_fingerprint(ids: pd.Series, X: pd.DataFrame, y: npt.ArrayLike) -> str:
             h.update(np.ascontiguousarray(col.to_numpy()).tobytes())
     h.update(np.ascontiguousarray(np.asarray(y, dtype=np.int8)).tobytes())
     return h.hexdigest()
+
+
+def lightgbm_array(X: pd.DataFrame, pandas_categorical: list[list[Any]] | None) -> npt.NDArray[Any]:
+    """``X`` as the array LightGBM's pandas path hands its booster, value for value:
+    categories recoded to the training categories (``pandas_categorical``, kept in
+    the booster's model text), missing codes as NaN, every column cast to the
+    common float type. Predicting from it skips the pandas path's per-call cost
+    (milliseconds for one row) and gives the same numbers bit for bit."""
+    if len(X.shape) != 2 or X.shape[0] < 1:
+        raise ValueError("Input data must be 2 dimensional and non empty.")
+    categories = iter(pandas_categorical or [])
+    columns: list[npt.NDArray[Any]] = []
+    for name in X.columns:
+        col = X[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            wanted = next(categories, None)
+            if wanted is None:
+                raise ValueError("train and valid dataset categorical_feature do not match.")
+            if list(col.cat.categories) != list(wanted):
+                col = col.cat.set_categories(wanted)
+            codes = col.cat.codes.to_numpy()
+            columns.append(np.where(codes >= 0, codes, np.nan) if (codes < 0).any() else codes)
+        else:
+            columns.append(col.to_numpy())
+    if next(categories, None) is not None:
+        raise ValueError("train and valid dataset categorical_feature do not match.")
+    target = np.result_type(*(c.dtype.type for c in columns), np.float32)
+    out = np.empty((X.shape[0], len(columns)), dtype=target)
+    for j, values in enumerate(columns):
+        out[:, j] = values
+    return out
 
 
 @dataclass(frozen=True)
@@ -172,15 +203,19 @@ class ModelBundle:
     def feature_spec(self) -> FeatureSetSpec:
         return _parse_spec(self.feature_spec_yaml, FeatureSetSpec, FEATURE_SPEC)
 
-    def predict_raw(self, X: pd.DataFrame) -> Float:
-        """The booster's raw margin (log-odds before calibration), e.g. for SHAP."""
+    def predict_raw(self, X: pd.DataFrame, *, threads: int | None = None) -> Float:
+        """The booster's raw margin (log-odds before calibration), e.g. for SHAP.
+        ``threads=1`` suits a few rows: OpenMP's thread team costs milliseconds on
+        a busy machine, the rows themselves microseconds (the numbers are the same)."""
         self.schema.check(X)
-        out = np.asarray(self.booster.predict(X, raw_score=True), dtype=np.float64)
+        array = lightgbm_array(X, self.booster.pandas_categorical)
+        options: dict[str, Any] = {} if threads is None else {"num_threads": threads}
+        out = np.asarray(self.booster.predict(array, raw_score=True, **options), dtype=np.float64)
         return out
 
-    def predict_proba(self, X: pd.DataFrame) -> Float:
+    def predict_proba(self, X: pd.DataFrame, *, threads: int | None = None) -> Float:
         """Calibrated probability of the label for each row of ``X``."""
-        return self.calibrator(self.predict_raw(X))
+        return self.calibrator(self.predict_raw(X, threads=threads))
 
     def files(self) -> dict[str, bytes]:
         """The bundle's files (without the manifest) as bytes."""

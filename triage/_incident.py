@@ -46,12 +46,23 @@ def category_codes(
     col: pd.Series, categories: Sequence[str], what: str, error: type[Exception]
 ) -> IntArray:
     """Codes of ``col`` in the fixed ``categories`` (-1 = missing); unknown values raise."""
+    if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == list(categories):
+        # already in these categories (a normalised extract): its codes are the answer
+        own: IntArray = col.cat.codes.to_numpy().astype(np.int64)
+        return own
     codes = pd.Categorical(col, categories=list(categories)).codes.astype(np.int64)
     unknown = (codes < 0) & col.notna().to_numpy()
     if unknown.any():
         bad = sorted({str(v) for v in col[unknown]})[:5]
         raise error(f"{what} {bad} not among the known categories {list(categories)}")
     return codes
+
+
+def _flag(col: pd.Series) -> npt.NDArray[np.bool_]:
+    """A yes/no column as booleans, missing as no."""
+    if col.dtype == bool:
+        return col.to_numpy()
+    return col.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,7 @@ class Incidents:
         type_code = category_codes(
             frame["incident_type"], harm.names, "incident types (harm-weight table)", ConfigError
         )
-        flags = {
-            f: frame[f].astype("boolean").fillna(False).to_numpy(dtype=bool)
-            for f in BOOL_FLAGS
-            if f in frame
-        }
+        flags = {f: _flag(frame[f]) for f in BOOL_FLAGS if f in frame}
         grade = (
             category_codes(frame["dash_grade"], DASH_GRADES, "dash_grade", SchemaError)
             if "dash_grade" in frame

@@ -5,6 +5,7 @@ force can substitute the official table without touching code."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +64,33 @@ class HarmWeights:
             ) from None
 
 
+_CACHE: dict[tuple[str, str], HarmWeights] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
-    """Load and validate the harm table (default: the shipped illustrative one)."""
+    """Load and validate the harm table (default: the shipped illustrative one).
+
+    Parsed tables are kept per file and content hash, so a service that asks on
+    every request reads a few bytes rather than parsing YAML again; an edited file
+    has another hash and is parsed afresh."""
     file = Path(path) if path is not None else spec_path(DEFAULT_HARM_WEIGHTS)
+    try:
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    except OSError:
+        digest = ""  # read_yaml_model says what is wrong with the file
+    key = (str(file), digest)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
     parsed, raw_bytes = read_yaml_model(file, _HarmFile, "harm-weight table")
-    return HarmWeights(
+    weights = HarmWeights(
         types=dict(parsed.types),
         source=parsed.source,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
+    if weights.sha256 == digest:  # the file did not change between the two reads
+        with _CACHE_LOCK:
+            _CACHE[key] = weights
+    return weights

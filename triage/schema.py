@@ -28,6 +28,7 @@ import pyarrow.compute
 from pandera.errors import SchemaErrors
 
 from triage._checks import Problem, ReadOptions, Rule, coerce_column, problems_where, short_value
+from triage._fastcheck import clean
 from triage._loading import Frames, read_folder
 from triage._mapping import ColumnMapping, apply_mapping, read_mapping
 from triage.contract import (
@@ -98,7 +99,10 @@ def incidents_schema(
     types = (harm_weights or load_harm_weights()).names
     cutoff = _now(now)
     not_future = pa.Check(
-        lambda s: s <= cutoff, name="not_in_future", error=Rule.REPORTED_IN_FUTURE
+        lambda s: s <= cutoff,
+        name="not_in_future",
+        error=Rule.REPORTED_IN_FUTURE,
+        statistics={"cutoff": cutoff},
     )
     columns = {
         "incident_id": _id(unique=True),
@@ -196,11 +200,15 @@ def validate_frames(
     people_df: pd.DataFrame,
     orders_df: pd.DataFrame | None = None,
     harm_weights: HarmWeights | str | Path | None = None,
+    *,
+    read_options: ReadOptions | None = None,
 ) -> ValidationReport:
     """Validate in-memory tables that already use the contract's names (e.g. a JSON
-    batch); rows are numbered by position."""
+    batch); rows are numbered by position. ``read_options`` give the zone and format
+    of naive timestamps (a mapping's, as :func:`validate_extract` applies them)."""
     frames: Frames = {"incidents": incidents_df, "people": people_df, "orders": orders_df}
-    return _validate(frames, [], _harm_weights(harm_weights), ReadOptions())
+    options = read_options if read_options is not None else ReadOptions()
+    return _validate(frames, [], _harm_weights(harm_weights), options)
 
 
 def _harm_weights(harm_weights: HarmWeights | str | Path | None) -> HarmWeights:
@@ -276,6 +284,8 @@ def _pandera_problems(
     unreadable: set[tuple[str, int | None]],
 ) -> list[Problem]:
     """Pandera's lazy failures as problems, without re-reporting unreadable cells."""
+    if clean(schema, frame):
+        return []
     try:
         with warnings.catch_warnings():
             # pandera 0.35 concatenates all-NA failure cases, which pandas 2.x warns about

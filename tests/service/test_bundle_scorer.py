@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from tests.synth_worlds import small_world
 from tests.test_modeling import small_spec
+from triage._bundle import lightgbm_array
+from triage.evaluation.explain import explain_incidents
 from triage.features import build_features
 from triage.labels import build_labels
 from triage.modeling import train
@@ -24,7 +26,7 @@ from triage.service import Store, create_app
 from triage.service._scoring_store import score_missing
 from triage.service.ingest import ingest
 from triage.service.reading import incident_view
-from triage.service.scoring import load_bundle_scorer
+from triage.service.scoring import bundle_explainer, load_bundle_scorer
 from triage.service.tables import ScoreRow
 from triage.settings import Settings
 from triage.temporal import make_splits
@@ -107,3 +109,47 @@ def test_the_service_serves_the_registrys_champion(
     assert all(i["reasons"] for i in items)
     assert actions[:3] == ["ingest", "model.decision", "model.load"]
     assert files == ["report.html"]
+
+
+def test_the_array_path_predicts_bit_for_bit_as_lightgbms_pandas_path(
+    trained: tuple[Path, Any],
+) -> None:
+    _, (_, matrix, bundle) = trained
+    booster = bundle.booster
+    X = matrix.X.copy()
+    categorical = [c for c in X.columns if X[c].dtype == "category"]
+    assert categorical
+    X.loc[X.index[:7], categorical[0]] = None  # missing categories
+    reordered = X.copy()  # categories in another order: recoded to the training ones
+    for column in categorical:
+        cats = list(reordered[column].cat.categories)
+        reordered[column] = reordered[column].cat.set_categories(cats[::-1])
+    for frame in (X, reordered):
+        array = lightgbm_array(frame, booster.pandas_categorical)
+        for options in ({"raw_score": True}, {"pred_contrib": True}):
+            np.testing.assert_array_equal(
+                booster.predict(array, **options), booster.predict(frame, **options)
+            )
+    for i in range(0, len(X), max(1, len(X) // 50)):  # one row at a time, as served
+        row = X.iloc[[i]]
+        np.testing.assert_array_equal(
+            bundle.predict_raw(row, threads=1), booster.predict(row, raw_score=True)
+        )
+
+
+def test_service_reasons_are_the_evaluation_reasons(trained: tuple[Path, Any]) -> None:
+    _, (_, matrix, bundle) = trained
+    rows = matrix.X.index[-60:]
+    sub = type(matrix)(
+        matrix.ids.loc[rows].reset_index(drop=True),
+        matrix.X.loc[rows].reset_index(drop=True),
+        matrix.audit.loc[rows].reset_index(drop=True),
+        matrix.catalogue,
+        matrix.spec_fingerprint,
+        matrix.harm_sha256,
+    )
+    got = bundle_explainer(bundle.booster, top=3)(sub)
+    expected = explain_incidents(bundle.booster, sub.X, sub.catalogue, top=3)
+    assert [[(r.feature, r.text, r.contribution) for r in g] for g in got] == [
+        [(r.feature, r.text, r.contribution) for r in e.reasons] for e in expected
+    ]

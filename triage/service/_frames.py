@@ -3,22 +3,38 @@
 Rows carry the SHA-256 of their canonical content (contract columns in contract
 order, timestamps as UTC ISO text to the microsecond), so a re-sent row is found
 equal or different without comparing column by column. Stored rows come back as an
-:class:`~triage.contract.Extract` through :func:`~triage.schema.validate_frames`:
-the very contract that let them in.
+:class:`~triage.contract.Extract` built straight in the contract's dtypes: they
+passed :func:`~triage.schema.validate_frames` on the way in and the store never
+changes a row, so checking them again on every read would only cost time
+(``tests/service/test_frames.py`` proves both roads give the same extract).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from triage.contract import INCIDENT_COLUMNS, ORDER_COLUMNS, PEOPLE_COLUMNS, Extract
-from triage.schema import validate_frames
+from triage.contract import (
+    BOOL_FLAGS,
+    DASH_GRADES,
+    DASH_QUESTIONS,
+    ETHNICITIES,
+    INCIDENT_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_TYPES,
+    PEOPLE_COLUMNS,
+    RELATIONSHIPS,
+    SEXES,
+    Extract,
+)
+from triage.harm import load_harm_weights
 
 __all__ = ["COLUMNS", "KEYS", "Record", "extract_from_records", "key_of", "records_of"]
 
@@ -77,10 +93,68 @@ def key_of(table: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(record[k] for k in KEYS[table])
 
 
+_STRING = pd.StringDtype()
+_UTC = pd.DatetimeTZDtype("ns", "UTC")
+
+
+@functools.lru_cache(maxsize=8)
+def _dtypes_for(incident_types: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    category = pd.CategoricalDtype
+    incidents: dict[str, Any] = {
+        "incident_id": _STRING,
+        "reported_at": _UTC,
+        "occurred_at": _UTC,
+        "victim_id": _STRING,
+        "perpetrator_id": _STRING,
+        "relationship": category(list(RELATIONSHIPS)),
+        "incident_type": category(list(incident_types)),
+        **dict.fromkeys(BOOL_FLAGS, np.dtype(bool)),
+        "dash_grade": category(list(DASH_GRADES)),
+        **dict.fromkeys(DASH_QUESTIONS, pd.BooleanDtype()),
+        "deprivation_decile": pd.Int64Dtype(),
+    }
+    people = {
+        "person_id": _STRING,
+        "sex": category(list(SEXES)),
+        "birth_year": pd.Int64Dtype(),
+        "ethnicity": category(list(ETHNICITIES)),
+    }
+    orders = {
+        "person_id": _STRING,
+        "order_type": category(list(ORDER_TYPES)),
+        "start_at": _UTC,
+        "end_at": _UTC,
+    }
+    return {"incidents": incidents, "people": people, "orders": orders}
+
+
+def _dtypes() -> dict[str, dict[str, Any]]:
+    """Each stored column's contract dtype (``triage.schema``'s normalised tables)."""
+    return _dtypes_for(tuple(load_harm_weights().names))
+
+
+def _column(values: list[Any], dtype: Any) -> Any:
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(dtype).array
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical(values, dtype=dtype)
+    if dtype == np.dtype(bool):
+        return np.array(values, dtype=bool)
+    return pd.array(values, dtype=dtype)
+
+
 def _frame(table: str, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    columns = COLUMNS[table]
-    data = {c: pd.Series([r[c] for r in rows], dtype=object) for c in columns}
-    return pd.DataFrame(data, columns=list(columns))
+    types = _dtypes()[table]
+    data = {c: _column([r[c] for r in rows], t) for c, t in types.items()}
+    return pd.DataFrame(data, columns=list(types))
+
+
+def _by_time(incidents: pd.DataFrame) -> pd.DataFrame:
+    """In ``(reported_at, incident_id)`` order, as a validated extract is."""
+    stamps = incidents["reported_at"].array.asi8
+    ids = incidents["incident_id"].to_numpy(object)
+    order = sorted(range(len(ids)), key=lambda i: (stamps[i], ids[i]))
+    return incidents.take(order).reset_index(drop=True)
 
 
 def extract_from_records(
@@ -89,15 +163,8 @@ def extract_from_records(
     orders: Sequence[Mapping[str, Any]] | None,
 ) -> Extract:
     """Stored rows as a normalised extract (``orders=None``: the store holds none)."""
-    inc = _frame("incidents", incidents)
-    for column in ("reported_at", "occurred_at"):
-        inc[column] = pd.to_datetime(inc[column], utc=True)
-    ords = None
-    if orders is not None:
-        ords = _frame("orders", orders)
-        for column in ("start_at", "end_at"):
-            ords[column] = pd.to_datetime(ords[column], utc=True)
-    report = validate_frames(inc, _frame("people", people), ords)
-    if report.extract is None:  # stored rows passed this contract when they came in
-        raise RuntimeError(f"stored rows break the data contract ({len(report.problems)})")
-    return report.extract
+    return Extract(
+        incidents=_by_time(_frame("incidents", incidents)),
+        people=_frame("people", people),
+        orders=None if orders is None else _frame("orders", orders),
+    )

@@ -1,13 +1,22 @@
 """Scoring stored incidents: load just the history their people have (every record
 naming any of them as victim or perpetrator, their people and orders), score with
-the same feature builders as training, and keep one score per model version."""
+the same feature builders as training, and keep one score per model version.
+
+A batch can be scored before its write transaction (:func:`prepare_scores`), on the
+history the store will hold once the batch is in: the stored rows plus the batch's
+new ones. Inside the transaction the same history is read again and compared
+(:class:`HistoryKey`: the ids of every incident, person and order it holds, and
+whether the store holds orders at all); only if a concurrent writer changed it are
+the features built again, under the lock. Stored rows never change or go, so equal
+ids mean equal rows and the prepared scores are the ones the transaction would
+compute itself."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,11 +24,11 @@ from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.orm import Session
 
 from triage.contract import Extract
-from triage.service._frames import extract_from_records
+from triage.service._frames import Record, extract_from_records
 from triage.service.scoring import Score, Scorer
 from triage.service.tables import IncidentRow, OrderRow, PersonRow, ScoreRow
 
-__all__ = ["history_for", "score_missing"]
+__all__ = ["HistoryKey", "Prepared", "history_for", "prepare_scores", "score_missing"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +45,29 @@ def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+#: batch rows not stored yet, by table, read as if they were
+Pending = Mapping[str, Sequence[Record]]
+_ORDER_KEY = ("person_id", "order_type", "start_at")
+
+
+@dataclass(frozen=True)
+class HistoryKey:
+    """What a history holds, by id: equal keys, equal histories (rows never change)."""
+
+    incidents: frozenset[str]
+    people: frozenset[str]
+    orders: frozenset[tuple[Any, ...]] | None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Scores computed before the write transaction, and the history they saw."""
+
+    ids: tuple[str, ...]
+    key: HistoryKey
+    scores: dict[str, Score] = field(default_factory=dict)
+
+
 def _rows(session: Session, table: Any, column: Any, ids: Iterable[str]) -> list[dict[str, Any]]:
     wanted = sorted(set(ids))
     found: list[dict[str, Any]] = []
@@ -46,30 +78,72 @@ def _rows(session: Session, table: Any, column: Any, ids: Iterable[str]) -> list
     return found
 
 
-def history_for(session: Session, incident_ids: Sequence[str]) -> Extract:
-    """An extract holding ``incident_ids`` and every stored record of their people."""
-    queried = _rows(session, _INCIDENTS, _INCIDENTS.c.incident_id, incident_ids)
+def _history_rows(
+    session: Session, incident_ids: Sequence[str], pending: Pending
+) -> tuple[list[Record], list[Record], list[Record] | None]:
+    """Rows of ``incident_ids`` and every record of their people, the ``pending``
+    rows counted as stored."""
+    new_incidents = pending.get("incidents", ())
+    wanted = set(incident_ids)
+    queried = _rows(session, _INCIDENTS, _INCIDENTS.c.incident_id, wanted)
+    queried += [r for r in new_incidents if r["incident_id"] in wanted]
     persons = sorted(
         ({r["victim_id"] for r in queried} | {r["perpetrator_id"] for r in queried}) - {None}
     )
-    incidents: dict[str, dict[str, Any]] = {}
+    incidents: dict[str, Record] = {}
     for chunk in _chunks(persons):
         clause = or_(_INCIDENTS.c.victim_id.in_(chunk), _INCIDENTS.c.perpetrator_id.in_(chunk))
         for row in session.execute(select(_INCIDENTS).where(clause)).mappings():
             incidents[row["incident_id"]] = dict(row)
+    chosen = set(persons)
+    for r in new_incidents:
+        if r["victim_id"] in chosen or r["perpetrator_id"] in chosen:
+            incidents.setdefault(r["incident_id"], _stored(r, _INCIDENTS))
     named = {r["victim_id"] for r in incidents.values()}
     named |= {r["perpetrator_id"] for r in incidents.values() if r["perpetrator_id"]}
-    people = _rows(session, _PEOPLE, _PEOPLE.c.person_id, named)
-    any_orders = session.scalar(select(exists().select_from(_ORDERS)))
-    orders = _rows(session, _ORDERS, _ORDERS.c.person_id, named) if any_orders else None
-    return extract_from_records(list(incidents.values()), people, orders)
+    people = {r["person_id"]: r for r in _rows(session, _PEOPLE, _PEOPLE.c.person_id, named)}
+    for r in pending.get("people", ()):
+        if r["person_id"] in named:
+            people.setdefault(r["person_id"], _stored(r, _PEOPLE))
+    new_orders = pending.get("orders", ())
+    if not new_orders and not session.scalar(select(exists().select_from(_ORDERS))):
+        return list(incidents.values()), list(people.values()), None
+    orders = {_order_key(r): r for r in _rows(session, _ORDERS, _ORDERS.c.person_id, named)}
+    for r in new_orders:
+        if r["person_id"] in named:
+            orders.setdefault(_order_key(r), _stored(r, _ORDERS))
+    return list(incidents.values()), list(people.values()), list(orders.values())
 
 
-def score_missing(session: Session, incident_ids: Sequence[str], scorer: Scorer) -> int:
-    """Score those of ``incident_ids`` the scorer's version has not scored yet."""
-    version = scorer.model_version
+def _stored(record: Record, table: Any) -> Record:
+    """A pending record as the store hands it back (its table's columns only)."""
+    return {c.name: record.get(c.name) for c in table.columns}
+
+
+def _order_key(row: Record) -> tuple[Any, ...]:
+    start = row["start_at"]
+    return (row["person_id"], row["order_type"], start.astimezone(UTC).replace(tzinfo=None))
+
+
+def _key(
+    incidents: Sequence[Record], people: Sequence[Record], orders: Sequence[Record] | None
+) -> HistoryKey:
+    return HistoryKey(
+        frozenset(r["incident_id"] for r in incidents),
+        frozenset(r["person_id"] for r in people),
+        None if orders is None else frozenset(_order_key(r) for r in orders),
+    )
+
+
+def history_for(session: Session, incident_ids: Sequence[str]) -> Extract:
+    """An extract holding ``incident_ids`` and every stored record of their people."""
+    return extract_from_records(*_history_rows(session, incident_ids, {}))
+
+
+def _unscored(session: Session, incident_ids: Iterable[str], version: str) -> list[str]:
+    wanted = sorted(set(incident_ids))
     done: set[str] = set()
-    for chunk in _chunks(sorted(set(incident_ids))):
+    for chunk in _chunks(wanted):
         done |= set(
             session.scalars(
                 select(ScoreRow.incident_id).where(
@@ -77,17 +151,56 @@ def score_missing(session: Session, incident_ids: Sequence[str], scorer: Scorer)
                 )
             )
         )
-    todo = sorted(set(incident_ids) - done)
-    if not todo:
-        return 0
-    history = history_for(session, todo)
+    return [i for i in wanted if i not in done]
+
+
+def _score(scorer: Scorer, todo: Sequence[str], history: Extract) -> dict[str, Score]:
     frame = history.incidents
     queries = frame[frame["incident_id"].isin(todo)].reset_index(drop=True)
     scores = scorer.score(queries, history)
-    if sorted(s.incident_id for s in scores) != todo:
+    if sorted(s.incident_id for s in scores) != sorted(todo):
         raise RuntimeError("the scorer did not return exactly one score per incident")
+    return {s.incident_id: s for s in scores}
+
+
+def prepare_scores(
+    session: Session, incident_ids: Sequence[str], scorer: Scorer, pending: Pending
+) -> Prepared:
+    """Scores of those of ``incident_ids`` not yet scored by the scorer's version, on
+    the history the store will hold with ``pending`` in it (read in ``session``,
+    which need not hold the write lock)."""
+    todo = _unscored(session, incident_ids, scorer.model_version)
+    if not todo:
+        return Prepared((), HistoryKey(frozenset(), frozenset(), None))
+    rows = _history_rows(session, todo, pending)
+    scores = _score(scorer, todo, extract_from_records(*rows))
+    return Prepared(tuple(todo), _key(*rows), scores)
+
+
+def score_missing(
+    session: Session,
+    incident_ids: Sequence[str],
+    scorer: Scorer,
+    *,
+    prepared: Prepared | None = None,
+) -> int:
+    """Score those of ``incident_ids`` the scorer's version has not scored yet,
+    taking the ``prepared`` scores when their history is still the store's."""
+    version = scorer.model_version
+    todo = _unscored(session, incident_ids, version)
+    if not todo:
+        return 0
+    scores: dict[str, Score] = {}
+    if prepared is not None and set(todo) <= set(prepared.ids):
+        rows = _history_rows(session, prepared.ids, {})
+        if _key(*rows) == prepared.key:
+            scores = {i: prepared.scores[i] for i in todo}
+        else:
+            logger.info("history changed while scoring; scoring again under the lock")
+    if not scores:
+        scores = _score(scorer, todo, history_for(session, todo))
     now = datetime.now(UTC)
-    session.execute(insert(ScoreRow), [_score_row(s, version, now) for s in scores])
+    session.execute(insert(ScoreRow), [_score_row(scores[i], version, now) for i in todo])
     logger.info("scored %d incident(s) with %s", len(scores), version)
     return len(scores)
 

@@ -81,7 +81,7 @@ ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 def get_api_key(
     store: StoreDep, presented: Annotated[str | None, Security(_api_key_header)]
 ) -> ApiKey:
-    with store.session() as session:
+    with store.read_session() as session:  # no write lock to check a key
         return auth.authenticate(session, presented)
 
 

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from triage.exceptions import AuthError, ModelNotFoundError, SchemaError, TriageError
 from triage.service.schemas import ErrorBody, ProblemOut
-from triage.service.store import ConflictError, NotFoundError
+from triage.service.store import ConflictError, NotFoundError, StoreBusy
 
 __all__ = ["Forbidden", "ModelUnavailable", "install_error_handlers", "responses"]
 
@@ -33,7 +33,11 @@ _DESCRIPTIONS = {
     409: "Re-sent rows differ from the stored rows with the same ids; nothing was stored.",
     422: "The request breaks the data contract or the request schema; nothing was stored.",
     500: "An unexpected error; quote the error id to the operators.",
-    503: "No champion model is loaded (promote one, then POST /admin/reload).",
+    503: (
+        "No champion model is loaded (promote one, then POST /admin/reload), or the store "
+        "stayed busy with other writes past its busy timeout (error `store_busy`, with a "
+        "`Retry-After` header; nothing was written, so the same request can be sent again)."
+    ),
 }
 
 
@@ -53,11 +57,11 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _json(status: int, body: ErrorBody) -> JSONResponse:
+def _json(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     """Absent parts of the body are left out; a problem keeps its nulls (its fields
     are always there, as its schema says)."""
     content = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
-    return JSONResponse(status_code=status, content=content)
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 def _problems(exc: SchemaError) -> list[ProblemOut]:
@@ -105,6 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return _json(401, ErrorBody(error="unauthenticated", message=str(exc)))
         if isinstance(exc, ModelUnavailable):
             return _json(503, ErrorBody(error="model_unavailable", message=str(exc)))
+        if isinstance(exc, StoreBusy):
+            retry = {"Retry-After": str(exc.retry_after)}
+            return _json(503, ErrorBody(error="store_busy", message=str(exc)), retry)
         return _unexpected(request.scope, exc)
 
     @app.exception_handler(RequestValidationError)

@@ -8,6 +8,14 @@ names and codes is mapped onto the contract first (``mapping``, as ``triage vali
 the same content is a no-op; with different content the whole batch is refused,
 naming the ids (:class:`~triage.service.store.ConflictError`). The new rows, their
 scores and one audit entry are written in a single transaction.
+
+Only what must be decided against the store's current state runs under its write
+lock: which rows are new, unchanged or in conflict, the inserts, and the audit
+entry. Validation, the reads of stored people and the scores (features, model,
+reasons) come first, on a read snapshot; a score is kept only if the history it saw
+is still the store's once the lock is held (see
+:mod:`triage.service._scoring_store`), so a re-sent id is still decided under the
+lock (never stored twice) and the batch still lands whole or not at all.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from triage.exceptions import SchemaError
 from triage.schema import ValidationReport, validate_frames
 from triage.service import audit_log
 from triage.service._frames import COLUMNS, KEYS, Record, key_of, records_of
-from triage.service._scoring_store import score_missing
+from triage.service._scoring_store import Prepared, prepare_scores, score_missing
 from triage.service.scoring import Scorer
 from triage.service.store import ConflictError, Store
 from triage.service.tables import IncidentRow, OrderRow, PersonRow
@@ -73,7 +81,7 @@ def _stored_people(
     if not named:
         return people.iloc[0:0]
     table = _TABLES["people"]
-    with store.session() as s:
+    with store.read_session() as s:
         rows = [
             dict(r)
             for chunk in _chunked(sorted(named))
@@ -108,13 +116,9 @@ def _validated(
 ) -> ValidationReport:
     if mapping is None:
         return validate_frames(incidents, people, orders)
-    # the mapping's zone and format for naive timestamps: the reader behind
-    # validate_frames, with the options validate_extract passes it
-    from triage.schema import _harm_weights, _validate
-
-    frames = {"incidents": incidents, "people": people, "orders": orders}
+    # naive timestamps in the mapping's zone and format, as validate_extract reads them
     options = ReadOptions(mapping.naive_timezone, mapping.timestamp_format)
-    return _validate(frames, [], _harm_weights(None), options)
+    return validate_frames(incidents, people, orders, read_options=options)
 
 
 def _chunked(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -155,6 +159,18 @@ def _split(
     return new, same, clash
 
 
+def _prepared(store: Store, records: dict[str, list[Record]], scorer: Scorer) -> Prepared:
+    """The batch's scores, computed on a read snapshot before the write lock."""
+    with store.read_session() as s:
+        split = {t: _split(s, t, rs) for t, rs in records.items()}
+        conflicts = {t: sorted(clash) for t, (_, _, clash) in split.items() if clash}
+        if conflicts:  # stored rows never change: the locked check would say the same
+            raise ConflictError(conflicts)
+        pending = {t: new for t, (new, _, _) in split.items()}
+        ids = [r["incident_id"] for r in records["incidents"]]
+        return prepare_scores(s, ids, scorer, pending)
+
+
 def ingest(
     store: Store,
     incidents: pd.DataFrame,
@@ -182,6 +198,7 @@ def ingest(
         "incidents": records_of("incidents", extract.incidents),
         "orders": [] if extract.orders is None else records_of("orders", extract.orders),
     }
+    prepared = _prepared(store, records, scorer) if scorer is not None else None
     now = datetime.now(UTC)
     with store.session() as s:
         split = {t: _split(s, t, rs) for t, rs in records.items()}
@@ -200,7 +217,7 @@ def ingest(
             for start in range(0, len(new), _INSERT_CHUNK):
                 s.execute(insert(_TABLES[table]), new[start : start + _INSERT_CHUNK])
         ids = [r["incident_id"] for r in records["incidents"]]
-        scored = score_missing(s, ids, scorer) if scorer is not None else 0
+        scored = score_missing(s, ids, scorer, prepared=prepared) if scorer is not None else 0
         stored = tuple(r["incident_id"] for r in split["incidents"][0])
         version = scorer.model_version if scorer is not None else None
         audit_log.append(

@@ -112,16 +112,23 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _latest_reviews(session: Session, ids: Sequence[str]) -> dict[str, str]:
-    status: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(ReviewRow.incident_id, ReviewRow.decision)
-            .where(ReviewRow.incident_id.in_(ids[start : start + 500]))
-            .order_by(ReviewRow.id)
-        )
-        status.update({i: d for i, d in rows})  # later decisions overwrite earlier
-    return status
+def _latest_reviews(session: Session, on_day: Sequence[Any]) -> dict[str, str]:
+    """The latest decision on each incident of the day that has one."""
+    rows = session.execute(
+        select(ReviewRow.incident_id, ReviewRow.decision)
+        .join(IncidentRow, IncidentRow.incident_id == ReviewRow.incident_id)
+        .where(*on_day)
+        .order_by(ReviewRow.id)
+    )
+    return {i: d for i, d in rows}  # later decisions overwrite earlier
+
+
+def _unscored_on_day(session: Session, on_day: Sequence[Any], version: str) -> list[str]:
+    scored = and_(
+        ScoreRow.incident_id == IncidentRow.incident_id, ScoreRow.model_version == version
+    )
+    query = select(IncidentRow.incident_id).outerjoin(ScoreRow, scored)
+    return list(session.scalars(query.where(*on_day, ScoreRow.incident_id.is_(None))))
 
 
 def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str) -> QueueView:
@@ -131,8 +138,9 @@ def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str
     version = scorer.model_version
     with store.session() as s:
         on_day = IncidentRow.reported_at >= start, IncidentRow.reported_at < end
-        ids = list(s.scalars(select(IncidentRow.incident_id).where(*on_day)))
-        score_missing(s, ids, scorer)
+        unscored = _unscored_on_day(s, on_day, version)
+        if unscored:
+            score_missing(s, unscored, scorer)
         rows = s.execute(
             select(
                 IncidentRow.incident_id,
@@ -145,7 +153,7 @@ def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str
             .where(*on_day, ScoreRow.model_version == version)
             .order_by(ScoreRow.probability.desc(), IncidentRow.reported_at, IncidentRow.incident_id)
         ).all()
-        status = _latest_reviews(s, ids)
+        status = _latest_reviews(s, on_day)
         items = tuple(
             QueueItem(
                 rank=rank,

@@ -4,10 +4,19 @@ Every write is one transaction: a batch of incidents lands whole or not at all,
 together with its scores and its audit entry. On SQLite each transaction begins
 ``IMMEDIATE`` (writers queue up rather than fail half-way), in WAL mode, with
 foreign keys on; a process killed mid-write leaves the last committed state.
+
+Writers of one process queue on a lock before they ask SQLite for its own, so they
+are served in turn instead of polling SQLite's busy handler; a writer that has
+waited ``busy_timeout`` seconds gives up with :class:`StoreBusy` (the service
+answers 503 with ``Retry-After``), as does one that SQLite itself finds locked.
+Reads that write nothing (:meth:`Store.read_session`) take neither lock: in WAL
+mode they see the last committed state while a writer works.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.exceptions import ConfigError, TriageError
@@ -31,7 +40,7 @@ from triage.service.tables import (
     ScoreRow,
 )
 
-__all__ = ["ConflictError", "NotFoundError", "Store", "check_database_url"]
+__all__ = ["ConflictError", "NotFoundError", "Store", "StoreBusy", "check_database_url"]
 
 _SUPPORTED = ("sqlite", "postgresql")
 MESSAGE_MEMORY_DB = (
@@ -51,6 +60,26 @@ class ConflictError(TriageError):
 
 class NotFoundError(TriageError):
     """No such incident (or other record) in the store."""
+
+
+class StoreBusy(TriageError):
+    """Other writers held the store for longer than the busy timeout; nothing was
+    written, and the same request may simply be sent again."""
+
+    retry_after = 1  # seconds
+
+
+#: PostgreSQL's lock_not_available, serialization_failure and deadlock_detected
+_PG_BUSY = frozenset({"55P03", "40001", "40P01"})
+MESSAGE_BUSY = "the store is busy with other writes; nothing was written, try again"
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "database is locked" in text or "database is busy" in text
+    return getattr(orig, "pgcode", None) in _PG_BUSY
 
 
 def check_database_url(url: str) -> str:
@@ -74,11 +103,11 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, busy_timeout: float, *, begin: str) -> Engine:
     parsed = make_url(url)
     if parsed.database:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -91,7 +120,7 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
     return engine
 
@@ -99,14 +128,18 @@ def _sqlite_engine(url: str) -> Engine:
 class Store:
     """Incidents, people, orders, scores, reviews, API keys and the audit log."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
         self.backend = check_database_url(url)
         self.url = url
+        self.busy_timeout = busy_timeout
         if self.backend == "sqlite":
-            self.engine = _sqlite_engine(url)
+            self.engine = _sqlite_engine(url, busy_timeout, begin="BEGIN IMMEDIATE")
+            self._read_engine = _sqlite_engine(url, busy_timeout, begin="BEGIN")
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = self._read_engine = create_engine(url, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._writer = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.url)!r})"
@@ -117,6 +150,7 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._read_engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -125,11 +159,31 @@ class Store:
         Transactions run one at a time on both backends (SQLite: ``BEGIN IMMEDIATE``;
         PostgreSQL: a transaction-scoped advisory lock), so "is this id stored?" and
         the insert that follows cannot race. A hub's handful of reviewers is far
-        below what that costs."""
-        with self._sessions() as session, session.begin():
-            if self.backend == "postgresql":
-                audit_log.lock(session)
-            yield session
+        below what that costs. ``StoreBusy`` if the turn does not come in time."""
+        if not self._writer.acquire(timeout=self.busy_timeout):
+            raise StoreBusy(MESSAGE_BUSY)
+        try:
+            with self._sessions() as session, session.begin():
+                if self.backend == "postgresql":
+                    audit_log.lock(session)
+                yield session
+        except OperationalError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(MESSAGE_BUSY) from None
+            raise
+        finally:
+            self._writer.release()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A transaction that only reads: no write lock, a consistent snapshot
+        (SQLite WAL; PostgreSQL's read committed sees each statement's). Anything it
+        writes is rolled back."""
+        with self._reads() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def counts(self) -> dict[str, int]:
         """Rows per table (for health checks and tests)."""
