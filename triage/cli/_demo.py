@@ -21,8 +21,10 @@ _DEMO_OVERRIDE = (
     "promote only once each flag has been investigated."
 )
 _AGE_NOTE = (
-    " Age-band differences are a known effect of the synthetic world: a perpetrator's "
-    "youth raises the risk of escalation, and partners' ages follow victims'."
+    " Age changes the risk in the synthetic world (abuse is most frequent with "
+    "perpetrators in their twenties, serious harm peaks in their thirties, and frail "
+    "elderly victims of family members are hurt more), so error rates can differ by "
+    "age band; a flag there still needs investigating."
 )
 
 
