@@ -10,7 +10,9 @@ there: a perpetrator's age and a frail elderly victim change the risk, so a flag
 an age band is a finding about the model, not a false alarm. On the default county
 the model misses more of the escalations of victims aged 55+ (ratio 1.94, 1.46-2.58,
 flagged); ranked by the true probabilities the same rows give 1.63, 0.89-2.48, not
-flagged: the frailty behind much of their risk is not recorded.)
+flagged. Part of the gap is the world (their escalations are harder to foresee even
+from the truth), part the model: the frail elderly victims of family members, whose
+risk is visible through relationship and age, are few.)
 
 * With the bias knobs off, the primary test (missed cases across victim groups) flags
   no ethnicity and no deprivation group.
