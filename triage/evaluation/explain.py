@@ -35,6 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from triage._bundle import lightgbm_array
 from triage._catalogue import FeatureInfo
 
 __all__ = [
@@ -177,11 +178,16 @@ def _check_columns(booster: lgb.Booster, X: pd.DataFrame) -> None:
         )
 
 
-def contributions(booster: lgb.Booster, X: pd.DataFrame) -> pd.DataFrame:
+def contributions(
+    booster: lgb.Booster, X: pd.DataFrame, *, threads: int | None = None
+) -> pd.DataFrame:
     """Exact TreeSHAP contributions (raw margin space), one column per feature plus
-    ``base_value``; each row sums to the booster's raw score for that incident."""
+    ``base_value``; each row sums to the booster's raw score for that incident.
+    ``threads=1`` suits a few rows (see :meth:`ModelBundle.predict_raw`)."""
     _check_columns(booster, X)
-    raw = np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64)
+    array = lightgbm_array(X, booster.pandas_categorical)
+    options: dict[str, Any] = {} if threads is None else {"num_threads": threads}
+    raw = np.asarray(booster.predict(array, pred_contrib=True, **options), dtype=np.float64)
     return pd.DataFrame(raw, columns=[*X.columns, BASE_VALUE], index=X.index)
 
 
@@ -192,6 +198,7 @@ def explain_incidents(
     *,
     top: int = 5,
     ids: Sequence[str] | None = None,
+    threads: int | None = None,
 ) -> list[IncidentExplanation]:
     """The ``top`` reasons of each row of ``X``, largest |contribution| first; features
     that contributed exactly nothing are never shown."""
@@ -203,7 +210,7 @@ def explain_incidents(
     unknown = [c for c in X.columns if c not in info]
     if unknown:
         raise ValueError(f"features missing from the catalogue: {unknown}")
-    contrib = contributions(booster, X)
+    contrib = contributions(booster, X, threads=threads)
     phi = contrib.drop(columns=BASE_VALUE).to_numpy()
     base = contrib[BASE_VALUE].to_numpy()
     k = min(top, phi.shape[1])
@@ -212,18 +219,18 @@ def explain_incidents(
     names = list(X.columns)
     out = []
     for i in range(len(X)):
-        row = X.iloc[i]
         reasons = []
         for j in order[i]:
             c = float(phi[i, j])
             if c == 0.0:
                 break
             name = names[j]
+            value = X[name].iloc[i]  # in its column's own dtype, not a row's common one
             reasons.append(
                 Reason(
                     feature=name,
-                    text=describe_value(info[name], row[name]),
-                    value=_python(row[name]),
+                    text=describe_value(info[name], value),
+                    value=_python(value),
                     contribution=c,
                     direction=RAISES if c > 0 else LOWERS,
                 )

@@ -136,42 +136,13 @@ class BundleScorer:
 
 def bundle_explainer(booster: Any, top: int = 3) -> Explainer:
     """Reasons from LightGBM's exact contributions (``pred_contrib``), worded from
-    the feature catalogue: the reasons of
-    :func:`triage.evaluation.explain.explain_incidents`, with the contributions
-    computed from the array the pandas path would build (the same numbers, without
-    its cost per call)."""
-    from triage._bundle import lightgbm_array
-    from triage.evaluation.explain import describe_value
-
-    names = list(booster.feature_name())
+    the feature catalogue (:func:`triage.evaluation.explain.explain_incidents`)."""
+    from triage.evaluation.explain import explain_incidents
 
     def explain(matrix: FeatureMatrix) -> list[list[Reason]]:
-        X = matrix.X
-        if list(X.columns) != names:
-            raise ValueError("X does not have the booster's feature columns in order")
-        info = {f.name: f for f in matrix.catalogue}
-        unknown = [c for c in names if c not in info]
-        if unknown:
-            raise ValueError(f"features missing from the catalogue: {unknown}")
-        array = lightgbm_array(X, booster.pandas_categorical)
-        options = {"num_threads": 1} if len(X) <= _FEW_ROWS else {}
-        phi = booster.predict(array, pred_contrib=True, **options)
-        phi = np.asarray(phi, dtype=np.float64)[:, :-1]
-        k = min(top, phi.shape[1])
-        # stable sort: equal magnitudes keep catalogue order
-        order = np.argsort(-np.abs(phi), axis=1, kind="stable")[:, :k]
-        out: list[list[Reason]] = []
-        for i in range(len(X)):
-            reasons = []
-            for j in order[i]:
-                c = float(phi[i, j])
-                if c == 0.0:
-                    break
-                name = names[j]
-                text = describe_value(info[name], X[name].iloc[i])
-                reasons.append(Reason(name, text, c))
-            out.append(reasons)
-        return out
+        threads = 1 if len(matrix.X) <= _FEW_ROWS else None
+        found = explain_incidents(booster, matrix.X, matrix.catalogue, top=top, threads=threads)
+        return [[Reason(r.feature, r.text, r.contribution) for r in e.reasons] for e in found]
 
     return explain
 
