@@ -107,9 +107,12 @@ def write_audit_data(predictions: pd.DataFrame, spec: AuditSpec, folder: Path) -
 def reaudit(
     registry: MlflowRegistry, name: str, version: int | str, dst: Path | None = None
 ) -> FairnessReport:
-    """Re-run a version's fairness audit from its logged predictions and spec."""
-    target = dst or Path(tempfile.mkdtemp(prefix="triage-audit-"))
-    folder = registry.download_artifact(name, version, AUDIT_PATH, target)
+    """Re-run a version's fairness audit from its logged predictions and spec
+    (downloaded to ``dst``, or to a temporary folder removed afterwards)."""
+    if dst is None:
+        with tempfile.TemporaryDirectory(prefix="triage-audit-") as tmp:
+            return reaudit(registry, name, version, Path(tmp))
+    folder = registry.download_artifact(name, version, AUDIT_PATH, dst)
     frame = pd.read_parquet(folder / AUDIT_PREDICTIONS)
     spec = AuditSpec.model_validate_json((folder / AUDIT_SPEC).read_text())
     return audit_fairness(frame, spec, score=SCORE)
@@ -118,9 +121,12 @@ def reaudit(
 def logged_fairness(
     registry: MlflowRegistry, name: str, version: int | str, dst: Path | None = None
 ) -> FairnessReport:
-    """The fairness report logged with a version (``ModelNotFoundError`` if none)."""
-    target = dst or Path(tempfile.mkdtemp(prefix="triage-fairness-"))
-    path = registry.download_artifact(name, version, f"{REPORTS_PATH}/{FAIRNESS_JSON}", target)
+    """The fairness report logged with a version (``ModelNotFoundError`` if none),
+    downloaded to ``dst`` or to a temporary folder removed afterwards."""
+    if dst is None:
+        with tempfile.TemporaryDirectory(prefix="triage-fairness-") as tmp:
+            return logged_fairness(registry, name, version, Path(tmp))
+    path = registry.download_artifact(name, version, f"{REPORTS_PATH}/{FAIRNESS_JSON}", dst)
     return FairnessReport.from_dict(json.loads(path.read_text()))
 
 
