@@ -32,7 +32,7 @@ from triage.cli._service import (
     _settings,
 )
 from triage.contract import Extract
-from triage.exceptions import ConfigError, SchemaError
+from triage.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from triage.service.reading import QueueView
@@ -83,12 +83,9 @@ def _named(incidents: pd.DataFrame) -> set[str]:
 def _read(extract: Path | Extract) -> Extract:
     if isinstance(extract, Extract):
         return extract
-    from triage.schema import validate_extract
+    from triage.schema import load_extract
 
-    report = validate_extract(extract)
-    if report.extract is None:
-        raise SchemaError(report.problems)
-    return report.extract
+    return load_extract(extract)
 
 
 def demo_queue(
