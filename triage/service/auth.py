@@ -34,6 +34,7 @@ __all__ = [
     "Role",
     "authenticate",
     "create_key",
+    "find_key",
     "list_keys",
     "revoke_key",
 ]
@@ -103,6 +104,12 @@ def create_key(session: Session, role: Role, label: str | None = None) -> tuple[
 
 def list_keys(session: Session) -> list[ApiKey]:
     return [_public(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
+
+
+def find_key(session: Session, key_id: str) -> ApiKey | None:
+    """The key with id ``key_id`` (active or revoked), or None."""
+    row = session.get(ApiKeyRow, key_id)
+    return None if row is None else _public(row)
 
 
 def revoke_key(session: Session, key_id: str) -> ApiKey:

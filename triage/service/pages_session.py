@@ -25,9 +25,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from triage.service.auth import ApiKey, Role
+from triage.service.auth import ApiKey, Role, find_key
 from triage.service.deps import StoreDep
-from triage.service.tables import ApiKeyRow
 from triage.settings import Settings
 
 __all__ = [
@@ -205,18 +204,13 @@ def page_key(request: Request, store: StoreDep) -> ApiKey:
         session.clear()
         raise PageProblem(401, "session expired")
     with store.session() as s:
-        row = s.get(ApiKeyRow, key_id)
-        key = None if row is None else _public(row)
+        key = find_key(s, key_id)
     if key is None or not key.active:
         logger.info("page session of key %s ended: the key is unknown or revoked", key_id)
         session.clear()
         raise PageProblem(401, "key revoked")
     request.scope["triage.page_key"] = key
     return key
-
-
-def _public(row: ApiKeyRow) -> ApiKey:
-    return ApiKey(row.key_id, Role(row.role), row.label, row.created_at, row.revoked_at)
 
 
 def require_page(*roles: Role) -> Callable[[ApiKey], ApiKey]:
