@@ -239,6 +239,22 @@ def test_audit_flags_the_disparate_group_and_no_other() -> None:
     assert any("'other'" in line and "Too small" in line for line in report.summary)
 
 
+def test_a_missed_case_flag_says_when_the_group_escalates_less_often() -> None:
+    frame = _fnr_frame()
+    quiet = _frame(victim_ethnicity=["black"] * 2000, y=[False] * 2000, score=[0.1] * 2000)
+    frame = pd.concat(
+        [frame, quiet], ignore_index=True
+    )  # same misses, half the base rate (white: 29.9%, ten rows lost their ethnicity)
+    spec = _spec(operating_point={"threshold": 0.5}, min_group={"n": 100, "positives": 20})
+    report = audit_fairness(frame, spec)
+    assert report.flags == ("victim_ethnicity:black:fnr",)
+    (line,) = [s for s in report.summary if s.startswith("FLAG victim_ethnicity:black:fnr")]
+    assert "Its escalation rate is 15.0% against 29.9%" in line
+    assert "fewer escalations tends to be missed more often" in line
+    unchanged = audit_fairness(_fnr_frame(), spec).summary
+    assert not any("escalation rate is" in s for s in unchanged)  # equal rates: no note
+
+
 def test_reported_metrics_and_unrecorded_groups_never_flag() -> None:
     frame = _fnr_frame()
     frame.loc[frame["victim_ethnicity"] == "asian", "victim_ethnicity"] = None  # a large gap

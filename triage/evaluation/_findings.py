@@ -65,14 +65,29 @@ def _operating(op: OperatingPoint) -> str:
     )
 
 
-def _flag_sentence(d: Disparity, confidence: float) -> str:
+def _flag_sentence(
+    d: Disparity, attribute: AttributeResult, confidence: float, tolerance: tuple[float, float]
+) -> str:
     direction = "higher" if d.ratio > 1 else "lower"
-    return (
+    sentence = (
         f"FLAG {d.name}: {ATTRIBUTE_TEXT.get(d.attribute, d.attribute)}, group '{d.group}' "
         f"has a {METRIC_TEXT[d.metric]} of {_num(d.value)} against {_num(d.reference_value)} "
         f"for '{d.reference}' (ratio {_num(d.ratio)}, {confidence:.0%} interval "
         f"{_num(d.low)}-{_num(d.high)}): {direction} than the reference group."
     )
+    rates = {g.group: g.base_rate for g in attribute.groups}
+    own, ref = rates.get(d.group, math.nan), rates.get(d.reference, math.nan)
+    low, high = tolerance  # escalation rates this far apart change what a flag means
+    apart = ref > 0 and not math.isnan(own) and not low <= own / ref <= high
+    if d.metric == "fnr" and apart:
+        fewer, more = ("fewer", "more") if own < ref else ("more", "less")
+        sentence += (
+            f" Its escalation rate is {_pct(own)} against {_pct(ref)}: a group with {fewer} "
+            f"escalations tends to be missed {more} often even by a score that is right for "
+            "every group, so read its calibration and AUC before asking what the model gets "
+            "wrong."
+        )
+    return sentence
 
 
 def _thresholds(option: ThresholdOption) -> str:
@@ -105,7 +120,12 @@ def summarise(
     disparities = [d for a in attributes for d in a.disparities]
     flagged = [d for d in disparities if d.status == FLAGGED]
     out = [_operating(op)]
-    out += [_flag_sentence(d, confidence) for d in flagged]
+    out += [
+        _flag_sentence(d, a, confidence, tolerance)
+        for a in attributes
+        for d in a.disparities
+        if d.flagged
+    ]
     low, high = tolerance
     primary = [d for d in disparities if d.primary]
     if primary and not any(d.status == FLAGGED for d in primary):
