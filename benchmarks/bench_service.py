@@ -8,7 +8,12 @@ process and answers:
 
 1. ``POST /incidents`` with one incident and its people (validate, store, build the
    features from the stored history, score, explain, audit), from 16 concurrent
-   clients. Targets: p50 <= 5 ms, p99 <= 20 ms.
+   clients. Targets: p50 <= 5 ms, p99 <= 20 ms. First the floor: ``GET /health``
+   (open; one ``SELECT 1`` on the store in the thread pool; no model) on the same
+   server with the same clients: what the HTTP stack, the middleware and a store
+   round trip cost before any work. With 16 clients each sending its next request as soon as the
+   last is answered, p50 is about 16 / throughput: 5 ms needs about 3,200 requests
+   a second, whatever the route does.
 2. ``GET /queue`` for a day of 5,000 incidents (ingested first, in batches), median
    of several reads. Target: <= 1 s.
 3. Raw scoring of one ready feature row, 200 sequential requests each: the bundle in
@@ -19,18 +24,20 @@ process and answers:
    endpoint: its nearest HTTP figure is 1. from a single client, which does the
    whole ingest-and-score.
 
-Latencies are client-side (httpx, in this process), so they include the client's
-own cost; on a shared 2-core machine the server and the clients compete for CPU.
+Latencies of 1. are client-side, from a lean asyncio client in this process
+(``_lean_client.py``: httpx's own cost per request would dominate them), so they
+include the client's own cost; on a shared 2-core machine the server and the clients
+compete for CPU.
 Figures are printed with their ratio to the target, never asserted.
 
     .venv/bin/python benchmarks/bench_service.py [--requests 1000] [--clients 16]
-        [--queue-incidents 5000] [--raw-requests 200] [--skip-mlflow]
+        [--queue-incidents 5000] [--raw-requests 200] [--floor-requests 5000]
+        [--skip-mlflow]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -42,6 +49,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _lean_client import request_bytes, run_clients
 from _service_support import (
     NAME,
     Payload,
@@ -73,61 +81,84 @@ Result = dict[str, float]
 # --- 1. single-incident ingest-and-score ------------------------------------------------
 
 
-async def _post_all(
-    url: str, key: str, payloads: Sequence[Payload], clients: int
+def _post_all(
+    port: int, key: str, payloads: Sequence[Payload], clients: int
 ) -> tuple[list[float], Counter[str]]:
     """POST every payload once from ``clients`` concurrent keep-alive connections;
     return each request's latency in seconds, failed or not, and the failures by
     status and error (a success stores and scores exactly one incident)."""
-    todo = list(reversed(payloads))
-    latencies: list[float] = []
-    failures: Counter[str] = Counter()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"X-API-Key": key}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=120) as c:
-
-        async def worker() -> None:
-            while todo:
-                payload = todo.pop()
-                started = time.perf_counter()
-                response = await c.post("/incidents", json=payload)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200 or response.json()["scored"] != 1:
-                    failures[f"{response.status_code} {response.json().get('error')}"] += 1
-
-        await asyncio.gather(*(worker() for _ in range(clients)))
-    return latencies, failures
+    requests = [request_bytes("POST", "/incidents", headers, p) for p in payloads]
+    answers = run_clients("127.0.0.1", port, requests, clients)
+    failures: Counter[str] = Counter()
+    for answer in answers:
+        body = answer.json()
+        if answer.status != 200 or body.get("scored") != 1:
+            failures[f"{answer.status} {body.get('error')}"] += 1
+    return [a.seconds for a in answers], failures
 
 
 def _failed(failures: Counter[str]) -> str:
     return ", ".join(f"{n} x {what}" for what, n in failures.items()) or "none"
 
 
+def _percentiles(seconds: Sequence[float]) -> tuple[float, float]:
+    ms = [1000 * s for s in seconds]
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def bench_floor(port: int, args: argparse.Namespace, pid: int) -> Result:
+    """The same server, client and concurrency on ``GET /health`` (open; ``SELECT 1``
+    on the store; no model): the floor under every route's latency."""
+    requests = [request_bytes("GET", "/health", {})] * args.floor_requests
+    run_clients("127.0.0.1", port, requests[: args.warmup], args.clients)
+    cpu = cpu_seconds(pid)
+    started = time.perf_counter()
+    answers = run_clients("127.0.0.1", port, requests, args.clients)
+    wall = time.perf_counter() - started
+    if any(a.status != 200 for a in answers):
+        raise RuntimeError("GET /health failed under load")
+    p50, p99 = _percentiles([a.seconds for a in answers])
+    out = {
+        "p50": p50,
+        "p99": p99,
+        "throughput": len(answers) / wall,
+        "cpu_ms": 1000 * (cpu_seconds(pid) - cpu) / len(answers),
+    }
+    print(
+        f"GET /health         : p50 {p50:.2f} ms, p99 {p99:.2f} ms, {out['throughput']:,.0f} "
+        f"requests/s, server CPU {out['cpu_ms']:.3f} ms a request ({len(answers):,} requests, "
+        f"{args.clients} clients)"
+    )
+    return out
+
+
 def bench_ingest(
-    url: str, key: str, payloads: list[Payload], args: argparse.Namespace, pid: int
+    port: int, key: str, payloads: list[Payload], args: argparse.Namespace, pid: int
 ) -> Result:
-    asyncio.run(_post_all(url, key, payloads[: args.warmup], args.clients))
+    _post_all(port, key, payloads[: args.warmup], args.clients)
     timed = payloads[args.warmup : len(payloads) - args.raw_requests]
     cpu = cpu_seconds(pid)
     started = time.perf_counter()
-    seconds, failures = asyncio.run(_post_all(url, key, timed, args.clients))
+    seconds, failures = _post_all(port, key, timed, args.clients)
     wall = time.perf_counter() - started
     cpu_ms = 1000 * (cpu_seconds(pid) - cpu) / len(timed)
-    ms = [1000 * s for s in seconds]
-    p50, p99 = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+    p50, p99 = _percentiles(seconds)
     failed = sum(failures.values())
     print(
-        f"requests            : {len(ms):,} from {args.clients} clients in {wall:.1f} s "
-        f"({len(ms) / wall:,.1f} requests/s; after {args.warmup} warm-up requests)"
+        f"requests            : {len(seconds):,} from {args.clients} clients in {wall:.1f} s "
+        f"({len(seconds) / wall:,.1f} requests/s; after {args.warmup} warm-up requests)"
     )
     print(f"failed              : {_failed(failures)}")
     print(f"p50                 : {p50:,.1f} ms  {against(p50, TARGET_P50_MS, 'ms')}")
     print(f"p99                 : {p99:,.1f} ms  {against(p99, TARGET_P99_MS, 'ms')}")
+    ms = [1000 * s for s in seconds]
     print(f"p90 / max           : {np.percentile(ms, 90):,.1f} / {max(ms):,.1f} ms")
     print(f"server CPU          : {cpu_ms:,.1f} ms a request (user + system, triage serve)")
+    throughput = len(seconds) / wall
     last = payloads[len(payloads) - args.raw_requests :]
-    seconds, failures = asyncio.run(_post_all(url, key, last, 1))
-    one = 1000 * statistics.median(seconds)
+    sequential, failures = _post_all(port, key, last, 1)
+    one = 1000 * statistics.median(sequential)
     print(
         f"p50, one client     : {one:,.1f} ms  ({len(last)} sequential requests; "
         f"failed: {_failed(failures)})"
@@ -135,7 +166,7 @@ def bench_ingest(
     return {
         "p50": p50,
         "p99": p99,
-        "throughput": len(ms) / wall,
+        "throughput": throughput,
         "failed": failed,
         "one_client": one,
         "cpu_ms": cpu_ms,
@@ -240,6 +271,10 @@ def summary(service: Result | None, raw: Result, clients: int) -> None:
             ("POST /incidents failed (timed ones)", f"{service['failed']:,.0f}", None),
             ("POST /incidents p50, 1 client", f"{service['one_client']:,.1f} ms", None),
             ("POST /incidents server CPU", f"{service['cpu_ms']:,.1f} ms", None),
+            (f"GET /health p50, {clients} clients", f"{service['floor_p50']:,.2f} ms", None),
+            (f"GET /health p99, {clients} clients", f"{service['floor_p99']:,.2f} ms", None),
+            ("GET /health throughput", f"{service['floor_throughput']:,.0f} /s", None),
+            ("GET /health server CPU", f"{service['floor_cpu_ms']:,.3f} ms", None),
             ("GET /queue, one day (median)", f"{queue_s:.2f} s", queue_s / TARGET_QUEUE_S),
             ("triage serve peak RSS", f"{service['rss']:,.0f} MB", None),
         ]
@@ -254,6 +289,13 @@ def summary(service: Result | None, raw: Result, clients: int) -> None:
     print("== summary: ratio = measured / target (at most 1 meets it) ==")
     for name, value, ratio in rows:
         print(f"{name:<36} {value:>12}  {'' if ratio is None else f'ratio {ratio:,.2f}'}")
+    if service is not None:
+        print(
+            f"POST /incidents server CPU / GET /health server CPU: "
+            f"{service['cpu_ms'] / service['floor_cpu_ms']:,.0f}; the {TARGET_P50_MS:g} ms p50 "
+            f"at {clients} clients leaves about {1000 * clients / TARGET_P50_MS:,.0f} requests "
+            "a second to serve"
+        )
     if "mlflow" in raw:
         mlflow = raw["mlflow"]
         print(f"MLflow over HTTP / our bundle in process (p50): {mlflow / raw['bundle']:.2f}")
@@ -276,7 +318,9 @@ def bench_service(extract: Extract, tracking: str, args: argparse.Namespace, tmp
     payloads = single_payloads(extract, extract.incidents.iloc[-held:])
     with running(serve, url + "/health", tmp / "serve.log", {}) as pid:
         print(f"== 1. POST /incidents, one incident and its people, {args.clients} clients ==")
-        result = bench_ingest(url, keys["ingest"], payloads, args, pid)
+        floor = bench_floor(port, args, pid)
+        result = bench_ingest(port, keys["ingest"], payloads, args, pid)
+        result |= {f"floor_{k}": v for k, v in floor.items()}
         print(f"== 2. GET /queue, a day of {args.queue_incidents:,} incidents ==")
         result["queue"] = bench_queue(url, keys, extract, args)
         result["rss"] = peak_rss_mb(pid)
@@ -292,6 +336,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="timed single posts")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument(
+        "--floor-requests", type=int, default=5000, help="timed GET /health requests"
+    )
     parser.add_argument("--queue-incidents", type=int, default=5000)
     parser.add_argument("--queue-calls", type=int, default=5)
     parser.add_argument("--raw-requests", type=int, default=200)
