@@ -330,6 +330,45 @@ def test_threshold_option_is_reported_not_applied() -> None:
     assert any("not applied" in line for line in report.summary)
 
 
+def test_threshold_option_is_compared_with_one_threshold_at_its_workload() -> None:
+    spec = _spec(operating_point={"threshold": 0.5}, thresholds={"attribute": "victim_ethnicity"})
+    frame = _fnr_frame()
+    option = audit_fairness(frame, spec).thresholds
+    assert option is not None
+    days = frame["reported_at"].dt.floor("D").nunique()
+    flagged = round(option.flagged_per_day_after * days)
+    # one threshold flagging that many: all 0.9s first, the rest of the places shared by
+    # the 0.1s (every incident of a score block has the same chance of a place)
+    y, high = frame["y"].to_numpy(bool), frame["score"].to_numpy() > 0.5
+    share = np.clip((flagged - high.sum()) / (~high).sum(), 0.0, 1.0)
+    if flagged < high.sum():
+        reviewed = np.where(high, flagged / high.sum(), 0.0)
+    else:
+        reviewed = np.where(high, 1.0, share)
+    assert option.recall_same_workload == pytest.approx(reviewed[y].sum() / y.sum())
+    assert option.precision_same_workload == pytest.approx(reviewed[y].sum() / reviewed.sum())
+    labels = frame["victim_ethnicity"].fillna("").to_numpy(str)
+    for g in option.groups:
+        rows = y & (labels == g.group)
+        assert g.fnr_same_workload == pytest.approx(1 - reviewed[rows].sum() / rows.sum())
+    report = audit_fairness(frame, spec)
+    (line,) = [s for s in report.summary if s.startswith("Option considered")]
+    assert "At that workload one threshold for every group would have recall" in line
+
+
+def test_reports_written_before_the_same_workload_figures_still_load() -> None:
+    spec = _spec(operating_point={"threshold": 0.5}, thresholds={"attribute": "victim_ethnicity"})
+    data = audit_fairness(_fnr_frame(), spec).to_dict()
+    for key in ("recall_same_workload", "precision_same_workload"):
+        del data["thresholds"][key]
+    for group in data["thresholds"]["groups"]:
+        del group["fnr_same_workload"]
+    old = FairnessReport.from_dict(data)
+    assert old.thresholds is not None
+    assert math.isnan(old.thresholds.recall_same_workload)
+    assert all(math.isnan(g.fnr_same_workload) for g in old.thresholds.groups)
+
+
 def test_missing_columns_and_bad_labels_are_schema_errors() -> None:
     frame = tiny_frame()
     with pytest.raises(SchemaError, match="victim_ethnicity"):

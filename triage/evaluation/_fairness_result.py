@@ -194,7 +194,11 @@ _T = TypeVar("_T")
 
 def _build(cls: type[_T], data: dict[str, Any]) -> _T:
     hints = typing.get_type_hints(cls)
-    kwargs = {f.name: _value(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {  # a field added later, with a default, may be missing from older reports
+        f.name: _value(hints[f.name], data[f.name])
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name in data or f.default is dataclasses.MISSING
+    }
     return cls(**kwargs)
 
 

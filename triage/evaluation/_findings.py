@@ -97,7 +97,7 @@ def _thresholds(option: ThresholdOption) -> str:
     after = [g.fnr_after for g in option.groups if not math.isnan(g.fnr_after)]
     gap_before = max(spread) - min(spread) if spread else math.nan
     gap_after = max(after) - min(after) if after else math.nan
-    return (
+    sentence = (
         f"Option considered, not applied: group-specific thresholds by "
         f"{option.attribute} ({option.constraint}) would change the spread of missed-case "
         f"rates across groups from {_points(gap_before)} to {_points(gap_after)}, overall "
@@ -105,6 +105,14 @@ def _thresholds(option: ThresholdOption) -> str:
         f"incidents flagged per day from {option.flagged_per_day_before:.1f} to "
         f"{option.flagged_per_day_after:.1f}."
     )
+    single = [g.fnr_same_workload for g in option.groups if not math.isnan(g.fnr_same_workload)]
+    if single and not math.isnan(option.recall_same_workload):
+        sentence += (
+            f" At that workload one threshold for every group would have recall "
+            f"{_pct(option.recall_same_workload)} and a spread of "
+            f"{_points(max(single) - min(single))}: the like-for-like comparison."
+        )
+    return sentence
 
 
 def summarise(

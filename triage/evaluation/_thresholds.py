@@ -6,10 +6,18 @@ output), with one of its parity constraints, on the incidents of the groups larg
 enough to judge. Its randomised decisions are drawn once with the audit's seed. The
 result compares each group's missed-case rate and the overall recall, precision and
 workload before (the operating point) and after.
+
+The optimiser's thresholds are chosen for its objective, not for the hub's capacity,
+so they flag more or fewer incidents than the operating point; part of any change in
+recall is then the change in workload. So the same figures are also given for one
+threshold for every group that flags as many incidents as the option does (the
+highest scores overall, equal scores at the cut sharing the remaining places): the
+like-for-like comparison at the option's workload.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +26,8 @@ import numpy.typing as npt
 import pandas as pd
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+from triage.evaluation._groups import daily_top_k
 
 __all__ = ["ThresholdChange", "ThresholdOption", "consider_thresholds"]
 
@@ -51,6 +61,8 @@ class ThresholdChange:
     fnr_after: float
     selection_rate_before: float
     selection_rate_after: float
+    # one threshold for everyone flagging as many as the option (NaN in older reports)
+    fnr_same_workload: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -69,10 +81,20 @@ class ThresholdOption:
     flagged_per_day_after: float
     applied: bool = False
     note: str = ""
+    # one threshold for everyone flagging as many as the option (NaN in older reports)
+    recall_same_workload: float = math.nan
+    precision_same_workload: float = math.nan
 
 
 def _rate(num: float, den: float) -> float:
     return float(num) / float(den) if den else float("nan")
+
+
+def _same_workload(score: npt.NDArray[np.float64], flagged: float) -> npt.NDArray[np.float64]:
+    """The share of each incident flagged by one threshold that flags ``flagged``
+    incidents (rounded) of them all: the highest scores, ties at the cut sharing."""
+    everyone = pd.Series(np.zeros(len(score), dtype="datetime64[ns]"))  # one "day"
+    return daily_top_k(everyone, score, round(flagged))
 
 
 def consider_thresholds(
@@ -113,6 +135,7 @@ def consider_thresholds(
         )
     else:
         note = "fewer than two groups large enough to judge: nothing to optimise"
+    single = _same_workload(score, float(after.sum()))
     yf = y.astype(np.float64)
     changes = []
     for group in sorted(judgeable, key=lambda g: -int((labels == g).sum())):
@@ -127,6 +150,7 @@ def consider_thresholds(
                 fnr_after=_rate((pos * (1 - after)).sum(), pos.sum()),
                 selection_rate_before=_rate((rows * flag).sum(), rows.sum()),
                 selection_rate_after=_rate((rows * after).sum(), rows.sum()),
+                fnr_same_workload=_rate((pos * (1 - single)).sum(), pos.sum()),
             )
         )
     return ThresholdOption(
@@ -140,5 +164,7 @@ def consider_thresholds(
         precision_after=_rate((yf * after).sum(), after.sum()),
         flagged_per_day_before=_rate(flag.sum(), days),
         flagged_per_day_after=_rate(after.sum(), days),
+        recall_same_workload=_rate((yf * single).sum(), yf.sum()),
+        precision_same_workload=_rate((yf * single).sum(), single.sum()),
         note=note,
     )
