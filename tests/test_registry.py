@@ -80,6 +80,13 @@ def _run(tmp_path: Path, seed: int, auc: float, logistic: float, ece: float) -> 
     )
 
 
+def test_a_name_never_registered_has_no_champion_and_no_decisions(
+    registry: MlflowRegistry,
+) -> None:
+    assert registry.champion("never_registered") is None
+    assert registry.decisions("never_registered") == []
+
+
 def test_recording_a_run_registers_a_version_with_its_metrics(
     registry: MlflowRegistry, tmp_path: Path
 ) -> None:

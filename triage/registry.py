@@ -316,7 +316,10 @@ class MlflowRegistry:
             ) from None
 
     def decisions(self, name: str) -> list[dict[str, Any]]:
-        """Every promotion and rollback of ``name``, oldest first."""
+        """Every promotion and rollback of ``name``, oldest first (none before it is
+        registered)."""
+        if not self._registered(name):
+            return []
         tags = self.client.get_registered_model(name).tags or {}
         return [json.loads(v) for k, v in sorted(tags.items()) if k.startswith(_DECISION_TAG)]
 

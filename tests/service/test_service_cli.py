@@ -315,3 +315,19 @@ def test_settings_are_checked_when_the_app_is_created_not_imported() -> None:
             create_app(Settings(database_url=bad))
     with pytest.raises(ConfigError, match="TRIAGE_TRACKING_URI"):
         create_app(Settings(database_url="sqlite:///x.db", tracking_uri="file:./mlruns"))
+
+
+def test_the_service_starts_without_a_model_on_an_empty_registry(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.service.service_support import serving
+    from triage.service import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",  # nothing registered in it
+    )
+    with serving(create_app(settings)) as base:
+        health = httpx.get(f"{base}/health", timeout=30)
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "model_version": None}
