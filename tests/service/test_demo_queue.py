@@ -1,10 +1,11 @@
-"""The service step of `triage demo`: the extract's latest day is loaded with the
-history its scores read (not the whole extract), scored by the registry's champion
-exactly as a store holding everything would score it, and shown as the queue with
-the way to the reviewers' pages."""
+"""The service step of `triage demo`: the extract's latest complete day (not the
+partial day it ends on) is loaded with the history its scores read (not the whole
+extract), scored by the registry's champion exactly as a store holding everything
+would score it, and shown as the queue with the way to the reviewers' pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Any]:
     run = RunRecord(LABEL, {}, {}, {}, folder, folder / "booster.txt", [])
     version = registry.record(run).version
     registry.promote(LABEL, version, [], override_reason="test champion")
-    extract = _ending_on_a_day_with_history(world.extract)
+    extract = _ending_the_day_after_one_with_history(world.extract)
     folder = root / "extract"
     folder.mkdir()
     for name in ("incidents", "people", "orders"):
@@ -57,17 +58,27 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Any]:
     return tracking, folder, (extract, matrix, result.bundle)
 
 
-def _ending_on_a_day_with_history(extract: Extract) -> Extract:
-    """The extract cut after the day, of its last 60, whose people have the most
-    earlier incidents (so that scoring it needs history)."""
+def _cut_mid_day(extract: Extract, day: dt.date) -> Extract:
+    """The extract up to the end of ``day``, then the first half of the next day's
+    incidents: an extract ends part-way through its last day."""
     incidents = extract.incidents
     days = incidents["reported_at"].dt.date
+    after = min(d for d in set(days) if d > day)
+    keep = (days <= day).to_numpy()
+    next_day = np.flatnonzero((days == after).to_numpy())
+    keep[next_day[: max(1, len(next_day) // 2)]] = True
+    return Extract(incidents[keep].reset_index(drop=True), extract.people, extract.orders)
+
+
+def _ending_the_day_after_one_with_history(extract: Extract) -> Extract:
+    """The extract cut part-way through the day after the one, of its last 60 complete
+    days, whose people have the most earlier incidents (so scoring it needs history)."""
+    days = sorted(set(extract.incidents["reported_at"].dt.date))
     best = max(
-        sorted(set(days))[-60:],
-        key=lambda d: len(latest_day(Extract(incidents[days <= d], extract.people))[1].incidents),
+        days[-61:-1],
+        key=lambda d: len(latest_day(_cut_mid_day(extract, d))[1].incidents),
     )
-    kept = incidents[(days <= best).to_numpy()].reset_index(drop=True)
-    return Extract(kept, extract.people, extract.orders)
+    return _cut_mid_day(extract, best)
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -85,8 +96,10 @@ def test_the_latest_day_is_scored_as_with_the_whole_extract_stored(
     url = f"sqlite:///{tmp_path / 'triage.db'}"
     view = demo_queue(folder, database_url=url, tracking_uri=tracking, model_name=LABEL)
     reported = extract.incidents["reported_at"]
-    assert view.date == reported.max().date()
+    last = reported.max().date()
+    assert view.date == max(d for d in set(reported.dt.date) if d < last)  # not the partial day
     on_day = set(extract.incidents["incident_id"][(reported.dt.date == view.date).to_numpy()])
+    assert {i.incident_id for i in view.items} == on_day
     in_matrix = matrix.ids["incident_id"].isin(on_day).to_numpy()
     probabilities = bundle.predict_proba(matrix.X)[in_matrix]
     expected = dict(zip(matrix.ids["incident_id"][in_matrix], probabilities, strict=True))
@@ -150,14 +163,36 @@ def test_without_a_champion_nothing_is_loaded(tmp_path: Path) -> None:
     assert not (tmp_path / "triage.db").exists()
 
 
+def test_the_latest_day_is_the_last_complete_one_and_nothing_later_is_loaded() -> None:
+    world = small_world().extract
+    incidents = world.incidents
+    days = incidents["reported_at"].dt.date
+    complete = sorted(set(days))[-3]
+    before = incidents[(days <= complete).to_numpy()]
+    later = before.iloc[[-1]].assign(  # the partial last day names a person of the day
+        incident_id="later-1",
+        reported_at=pd.Timestamp(complete + dt.timedelta(days=1), tz="UTC") + pd.Timedelta("9h"),
+    )
+    extract = Extract(pd.concat([before, later], ignore_index=True), world.people, world.orders)
+    day, part = latest_day(extract)
+    assert day == complete
+    assert "later-1" not in set(part.incidents["incident_id"])
+    assert (part.incidents["reported_at"].dt.date <= day).all()
+    single = Extract(incidents[(days == complete).to_numpy()], world.people, world.orders)
+    assert latest_day(single)[0] == complete  # a single day is the only one to show
+
+
 def test_the_history_keeps_every_record_of_the_days_people() -> None:
     extract = small_world().extract
     day, part = latest_day(extract)
     incidents = extract.incidents
-    on_day = incidents[(incidents["reported_at"].dt.date == day).to_numpy()]
+    days = incidents["reported_at"].dt.date
+    assert day < days.max()
+    on_day = incidents[(days == day).to_numpy()]
     people = set(on_day["victim_id"]) | set(on_day["perpetrator_id"].dropna())
     theirs = incidents["victim_id"].isin(people) | incidents["perpetrator_id"].isin(people)
-    assert set(part.incidents["incident_id"]) == set(incidents["incident_id"][theirs])
+    until = (days <= day).to_numpy() & theirs.to_numpy()
+    assert set(part.incidents["incident_id"]) == set(incidents["incident_id"][until])
     named = set(part.incidents["victim_id"]) | set(part.incidents["perpetrator_id"].dropna())
     assert named <= set(part.people["person_id"])
     assert part.orders is not None

@@ -143,7 +143,7 @@ def demo(
         if registry.champion(version.name) is not None:
             from triage.cli._service_demo import demo_queue
 
-            console.rule("[bold]8. The latest day's queue in the service")
+            console.rule("[bold]8. The last complete day's queue in the service")
             store = (workdir / "triage.db").resolve()
             store.unlink(missing_ok=True)  # the demo's own store, rebuilt with its extract
             demo_queue(

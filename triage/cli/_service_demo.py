@@ -1,14 +1,17 @@
-"""The service step of `triage demo`: the extract's latest day in the store, scored
-by the champion, shown as the reviewers' queue, and how to open the pages.
+"""The service step of `triage demo`: the extract's latest complete day in the store,
+scored by the champion, shown as the reviewers' queue, and how to open the pages.
+
+An extract ends mid-day, so its last calendar day holds only part of a day's
+incidents; the demo shows the latest day before it (:func:`latest_day`).
 
 The service scores an incident from every stored record of its people (victim and
 perpetrator: :func:`~triage.service._scoring_store.history_for`). So the day is
 loaded with exactly the history its scores read, not the whole extract: the day's
 incidents, every earlier incident naming any of their people, the people those
 incidents name and their orders. The scores are the ones a store holding the whole
-extract would give (the tests check it). For the default county that is a few
-dozen incidents, stored and scored in about a second; storing all five years would
-take about ten.
+extract would give (the tests check it). For the default county that is under a
+hundred incidents, stored and scored in about a second; storing all five years
+would take about ten.
 """
 
 from __future__ import annotations
@@ -50,15 +53,17 @@ PAGES_URL = "http://127.0.0.1:8000/login"
 
 
 def latest_day(extract: Extract) -> tuple[dt.date, Extract]:
-    """The last calendar day (UTC) with incidents, and the part of ``extract`` that
-    scoring that day reads (see the module docstring)."""
+    """The last complete calendar day (UTC) with incidents (:func:`_complete_day`),
+    and the part of ``extract`` that scoring that day reads (see the module
+    docstring)."""
     incidents = extract.incidents
-    reported = incidents["reported_at"]
-    day = pd.Timestamp(reported.max()).date()
-    on_day = (reported.dt.date == day).to_numpy()
+    days = incidents["reported_at"].dt.date
+    day = _complete_day(days)
+    on_day = (days == day).to_numpy()
     persons = _named(incidents[on_day])
     touches = incidents["victim_id"].isin(persons) | incidents["perpetrator_id"].isin(persons)
-    history = incidents[touches.to_numpy(dtype=bool)].reset_index(drop=True)
+    until_day = (days <= day).to_numpy()  # later records are never read by the day's scores
+    history = incidents[until_day & touches.to_numpy(dtype=bool)].reset_index(drop=True)
     named = _named(history)
     people = extract.people[extract.people["person_id"].isin(named)].reset_index(drop=True)
     orders = extract.orders
@@ -73,6 +78,15 @@ def latest_day(extract: Extract) -> tuple[dt.date, Extract]:
             people = people.drop_duplicates("person_id", ignore_index=True)
         orders = theirs.reset_index(drop=True)
     return day, Extract(history, people, orders)
+
+
+def _complete_day(days: pd.Series) -> dt.date:
+    """The latest day before the one holding the extract's final report: an extract
+    is cut mid-day, so its last day holds only part of a day's incidents. An extract
+    of a single day has no other to give."""
+    last: dt.date = days.max()
+    earlier = days[(days < last).to_numpy()]
+    return last if earlier.empty else earlier.max()
 
 
 def _named(incidents: pd.DataFrame) -> set[str]:
@@ -96,9 +110,9 @@ def demo_queue(
     model_name: str = DEFAULT_MODEL,
     capacity: int | None = None,
 ) -> QueueView:
-    """Load the latest day of ``extract`` (a folder, or the extract already read) with
-    the history its scores need into the service store, score it with the registry's
-    @champion, print the day's queue and how to open the reviewers' pages.
+    """Load the latest complete day of ``extract`` (a folder, or the extract already
+    read) with the history its scores need into the service store, score it with the
+    registry's @champion, print the day's queue and how to open the reviewers' pages.
 
     Settings not given come from the environment, as for `triage serve`, so the
     pages show this queue. Loading again is a no-op; a store filled from another

@@ -1,29 +1,45 @@
-"""Every error leaves the service as JSON (:class:`~triage.service.schemas.ErrorBody`)
-and is documented on its route. Nothing unexpected is shown: the client gets an
-error id, the log gets the same id, the exception type and where it was raised,
-never the exception's message (it may hold a person's data) nor the request."""
+"""Every error of the API leaves the service as JSON
+(:class:`~triage.service.schemas.ErrorBody`) and is documented on its route. Nothing
+unexpected is shown: the client gets an error id, the log gets the same id, the
+exception type and where it was raised, never the exception's message (it may hold a
+person's data) nor the request. The review pages answer an unexpected error with
+their own HTML page instead (:func:`install_error_page`), with the same id and the
+same log line."""
 
 from __future__ import annotations
 
 import logging
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from triage.exceptions import AuthError, ModelNotFoundError, SchemaError, TriageError
 from triage.service.schemas import ErrorBody, ProblemOut
 from triage.service.store import ConflictError, NotFoundError, StoreBusy
 
-__all__ = ["Forbidden", "ModelUnavailable", "install_error_handlers", "responses"]
+__all__ = [
+    "ErrorPage",
+    "Forbidden",
+    "ModelUnavailable",
+    "install_error_handlers",
+    "install_error_page",
+    "responses",
+]
 
 logger = logging.getLogger(__name__)
+
+#: the answer to an unexpected error on a request, given the error id already logged
+ErrorPage = Callable[[Request, str], Response]
+#: where :func:`install_error_page` keeps its choice, on the app's state
+_STATE_ERROR_PAGE = "error_page"
 
 _DESCRIPTIONS = {
     400: "The body cannot be read as JSON (it is not UTF-8, or is nested too deeply).",
@@ -91,7 +107,7 @@ def _request_problems(errors: Iterable[Any]) -> list[ProblemOut]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TriageError)
-    async def _triage(request: Request, exc: TriageError) -> JSONResponse:
+    async def _triage(request: Request, exc: TriageError) -> Response:
         if isinstance(exc, SchemaError):
             return _json(
                 422,
@@ -112,7 +128,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, StoreBusy):
             retry = {"Retry-After": str(exc.retry_after)}
             return _json(503, ErrorBody(error="store_busy", message=str(exc)), retry)
-        return _unexpected(request.scope, exc)
+        return _unexpected(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,7 +149,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(_ErrorIdMiddleware)
 
 
-def _unexpected(scope: Scope, exc: Exception) -> JSONResponse:
+def install_error_page(app: FastAPI, claims: Callable[[Scope], bool], page: ErrorPage) -> None:
+    """Answer an unexpected error on a request that ``claims`` picks with ``page``
+    (the review pages' HTML) rather than the API's JSON; the error id and its log
+    line are the same either way. Call after :func:`install_error_handlers`."""
+    setattr(app.state, _STATE_ERROR_PAGE, (claims, page))
+
+
+def _error_page(scope: Scope) -> ErrorPage | None:
+    chosen = getattr(getattr(scope.get("app"), "state", None), _STATE_ERROR_PAGE, None)
+    if chosen is None:
+        return None
+    claims, page = chosen
+    return page if claims(scope) else None
+
+
+def _log_unexpected(scope: Scope, exc: Exception) -> str:
+    """Log an unexpected error without its message or the request; its new id."""
     error_id = uuid.uuid4().hex[:12]
     frames = traceback.extract_tb(exc.__traceback__)[-4:]
     where = " <- ".join(
@@ -148,6 +180,19 @@ def _unexpected(scope: Scope, exc: Exception) -> JSONResponse:
         route or "an unrouted path",
         where,
     )
+    return error_id
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    error_id = _log_unexpected(request.scope, exc)
+    page = _error_page(request.scope)
+    if page is not None:
+        try:
+            return page(request, error_id)
+        except Exception as failed:  # the JSON answer below still carries the id
+            logger.error(
+                "error %s: its error page failed too (%s)", error_id, type(failed).__name__
+            )
     body = ErrorBody(
         error="internal_error", message="an unexpected error occurred", error_id=error_id
     )
@@ -175,6 +220,6 @@ class _ErrorIdMiddleware:
         try:
             await self.app(scope, receive, tracked)
         except Exception as exc:
-            response = _unexpected(scope, exc)
+            response = _unexpected(Request(scope, receive), exc)
             if not started:  # otherwise the client sees a cut-off response
                 await response(scope, receive, send)

@@ -20,11 +20,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from triage.exceptions import AuthError
 from triage.service import auth
 from triage.service.auth import ApiKey, Role
 from triage.service.deps import StoreDep
+from triage.service.errors import install_error_page
 from triage.service.pages_audit import router as audit_router
 from triage.service.pages_review import router as review_router
 from triage.service.pages_session import (
@@ -35,28 +37,38 @@ from triage.service.pages_session import (
     page_key,
     render,
     sign_in,
+    unexpected_page,
 )
 from triage.settings import Settings
 
-__all__ = ["MESSAGE_LOGIN_REFUSED", "install_pages"]
+__all__ = ["MESSAGE_LOGIN_REFUSED", "install_pages", "is_page"]
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_LOGIN_REFUSED = "That key is unknown or has been revoked. Check it and try again."
 _MAX_NEXT = 200
 _HOME = {Role.REVIEWER: "/ui/queue", Role.AUDITOR: "/ui/audit-log"}
+_PAGE_PATHS = frozenset({"/", "/login", "/logout"})
 
 router = APIRouter(include_in_schema=False)
 
 
 def install_pages(app: FastAPI, settings: Settings) -> None:
-    """Mount the pages, their stylesheet and signed session cookies on ``app``."""
+    """Mount the pages, their stylesheet and signed session cookies on ``app``; an
+    unexpected error on a page answers with the HTML error page, not the API's JSON."""
     install_sessions(app, settings)
+    install_error_page(app, is_page, unexpected_page)
     app.include_router(router)
     app.include_router(review_router)
     app.include_router(audit_router)
     static = Path(__file__).parent / "static"
     app.mount("/ui/static", StaticFiles(directory=static), name="static")
+
+
+def is_page(scope: Scope) -> bool:
+    """Whether a request is for a page (or the pages' stylesheet), not the API."""
+    path = str(scope.get("path", ""))
+    return path in _PAGE_PATHS or path.startswith("/ui/")
 
 
 def _next_page(raw: str | None) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "DISCLAIMER",
     "MESSAGE_BAD_FORM",
     "MESSAGE_CSRF",
+    "MESSAGE_UNEXPECTED",
     "MESSAGE_WRONG_ROLE",
     "SESSION_COOKIE",
     "SESSION_MAX_AGE",
@@ -45,6 +46,7 @@ __all__ = [
     "render",
     "require_page",
     "sign_in",
+    "unexpected_page",
     "when",
 ]
 
@@ -63,6 +65,10 @@ MESSAGE_CSRF = (
 )
 MESSAGE_BAD_FORM = "The form could not be read. Reload the page and try again."
 MESSAGE_WRONG_ROLE = "Your key's role ({role}) may not open this page; it needs {needs}."
+MESSAGE_UNEXPECTED = (
+    "Something went wrong while preparing this page. Try again; if it happens again, "
+    "tell the service's operators the error id below."
+)
 _MAX_FORM_BYTES = 16_384
 _MAX_FORM_FIELDS = 16
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -110,10 +116,18 @@ def install_sessions(app: FastAPI, settings: Settings) -> None:
 
 
 async def _problem_page(request: Request, exc: Exception) -> Response:
-    problem = exc if isinstance(exc, PageProblem) else PageProblem(500, "Something went wrong.")
-    if problem.status == 401:
+    if not isinstance(exc, PageProblem):  # registered for PageProblem only
+        raise exc
+    if exc.status == 401:
         return RedirectResponse(_login_url(request), status_code=303)
-    return render(request, "error.html", {"message": problem.message}, status=problem.status)
+    return render(request, "error.html", {"message": exc.message}, status=exc.status)
+
+
+def unexpected_page(request: Request, error_id: str) -> Response:
+    """The error page for an unexpected error on a page (status 500): the error id the
+    log line holds, and nothing of the error itself."""
+    context = {"message": MESSAGE_UNEXPECTED, "error_id": error_id}
+    return render(request, "error.html", context, status=500)
 
 
 def _login_url(request: Request) -> str:
