@@ -144,9 +144,10 @@ class _Entity:
             self._starts[key] = self.sorted.position(self.qcodes, ranks)
         return self._starts[key]
 
-    def unsort(self, values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-        """Values computed in query-entity order, back in query order."""
-        out = np.empty_like(values)
+    def unsort(self, values: npt.NDArray[np.generic], dtype: str) -> npt.NDArray[np.generic]:
+        """Values computed in query-entity order, back in query order, cast to ``dtype``
+        as they are placed (as ``astype`` would, without a copy in between)."""
+        out = np.empty(len(values), dtype=dtype)
         out[self.order] = values
         return out
 
@@ -243,7 +244,7 @@ def entity_features(
     out: dict[str, npt.NDArray[np.generic]] = {}
 
     def keep(info: FeatureInfo, value: npt.NDArray[np.generic]) -> None:
-        out[info.name] = view.unsort(np.asarray(value).astype(info.dtype, copy=False))
+        out[info.name] = view.unsort(np.asarray(value), info.dtype)
 
     if ordered:
         for info, counted in zip(ordered, _order_values(view, ordered, orders), strict=True):

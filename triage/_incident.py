@@ -86,7 +86,8 @@ class Incidents:
             if "dash_grade" in frame
             else np.full(len(frame), -1, dtype=np.int64)
         )
-        answers = np.full((len(frame), len(DASH_QUESTIONS)), np.nan, dtype=np.float32)
+        # column-major: each answer is written, and later read, as one contiguous column
+        answers = np.full((len(frame), len(DASH_QUESTIONS)), np.nan, dtype=np.float32, order="F")
         for k, q in enumerate(DASH_QUESTIONS):
             if q in frame:
                 col = frame[q] if frame[q].dtype == "boolean" else frame[q].astype("boolean")

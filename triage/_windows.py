@@ -33,29 +33,39 @@ def to_ns(values: pd.Series | pd.Index) -> IntArray:
 
 
 def codes_for(*columns: pd.Series) -> list[IntArray]:
-    """One shared integer code per distinct id across ``columns``; missing -> -1."""
-    return coded(*columns)[0]
+    """One shared integer code per distinct id across ``columns``; missing -> -1.
+
+    Codes follow first appearance (as ``pd.factorize``), so the codes of the leading
+    columns do not depend on what later columns hold: ``0..k-1`` for their ``k``
+    distinct ids, later-only ids after them.
+    """
+    return code_ids(*id_values(*columns))
 
 
-def coded(*columns: pd.Series) -> tuple[list[IntArray], npt.NDArray[np.object_]]:
-    """``codes_for`` and the distinct ids themselves (``uniques[code]`` is the id)."""
+def id_values(*columns: pd.Series) -> tuple[npt.NDArray[np.object_], list[int]]:
+    """The ids of ``columns`` as one object array, and the length of each column."""
     if not columns:
-        return [], np.empty(0, dtype=object)
-    lengths = [len(c) for c in columns]
+        return np.empty(0, dtype=object), []
     values = np.concatenate([c.astype(object).to_numpy() for c in columns])
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    split = np.split(codes.astype(np.int64), np.cumsum(lengths)[:-1])
-    return split, np.asarray(uniques, dtype=object)
+    return values, [len(c) for c in columns]
 
 
-def rows_of(uniques: npt.NDArray[np.object_], ids: pd.Series) -> IntArray:
-    """For each code (index into ``uniques``), its row in ``ids`` (-1: absent); slot -1
-    (a missing code) is always -1. Probes ``ids`` against the small table of
-    ``uniques`` rather than hashing every row of a large people table into one."""
-    found = pd.Index(uniques).get_indexer(pd.Index(ids.astype(object)))
-    out = np.full(len(uniques) + 1, -1, dtype=np.int64)
-    hit = found >= 0
-    out[found[hit]] = np.flatnonzero(hit)
+def code_ids(values: npt.NDArray[np.object_], lengths: Sequence[int]) -> list[IntArray]:
+    """``codes_for`` of the columns :func:`id_values` gathered. It reads no frame or
+    series, so it can run in a worker thread while the caller reads other columns."""
+    if not lengths:
+        return []
+    codes = pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+    return np.split(codes, np.cumsum(lengths)[:-1])
+
+
+def rows_of(codes: IntArray, distinct: int) -> IntArray:
+    """For each code below ``distinct``, the row of ``codes`` (e.g. the people table's
+    ids, coded together with the incidents') that carries it (-1: absent); slot -1 (a
+    missing code) is always -1."""
+    out = np.full(distinct + 1, -1, dtype=np.int64)
+    hit = (codes >= 0) & (codes < distinct)
+    out[codes[hit]] = np.flatnonzero(hit)
     return out
 
 

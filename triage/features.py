@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +43,15 @@ import pandas as pd
 from triage._catalogue import FeatureInfo, build_catalogue
 from triage._history import Orders, Queries, Records, entity_features
 from triage._incident import Incidents, Values, ages, audit_frame, own_values, records
-from triage._windows import IntArray, Timeline, coded, pair_codes, rows_of, to_ns
+from triage._windows import (
+    IntArray,
+    Timeline,
+    code_ids,
+    id_values,
+    pair_codes,
+    rows_of,
+    to_ns,
+)
 from triage.config import FeatureSetSpec, load_feature_spec
 from triage.contract import Extract
 from triage.exceptions import SchemaError
@@ -56,6 +66,7 @@ Progress = Callable[[str, int, int], None]
 
 _PARALLEL_FROM = 50_000  # history records; below this, threads cost more than they save
 _KEY_COLUMNS = ("incident_id", "reported_at", "victim_id", "perpetrator_id", "incident_type")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -101,17 +112,24 @@ class _Context:
     perp_row: IntArray
 
     @classmethod
-    def build(cls, history: Extract, query: pd.DataFrame, harm: HarmWeights) -> _Context:
+    def build(
+        cls, history: Extract, query: pd.DataFrame, harm: HarmWeights, pool: Executor | None
+    ) -> _Context:
         hist, people, orders = history.incidents, history.people, history.orders
         same = query is hist
-        h_inc = Incidents.of(hist, harm)
-        q_inc = h_inc if same else Incidents.of(query, harm)
         ids = [hist["victim_id"], hist["perpetrator_id"]]
         if orders is not None:
             ids.append(orders["person_id"])
         if not same:
             ids += [query["victim_id"], query["perpetrator_id"]]
-        codes, uniques = coded(*ids)
+        # People are coded with the incidents' ids, so their rows need no second lookup.
+        # The coding reads no frame: it runs while this thread reads the other columns.
+        coding = _later(pool, code_ids, *id_values(*ids, people["person_id"]))
+        h_inc = Incidents.of(hist, harm)
+        q_inc = h_inc if same else Incidents.of(query, harm)
+        order_ns = [to_ns(orders[c]) for c in ("start_at", "end_at")] if orders is not None else []
+        *codes, person_code = coding()
+        distinct = max(int(c.max(initial=-1)) for c in codes) + 1
         hv, hp = codes[:2]
         qv, qp = (hv, hp) if same else (codes[-2], codes[-1])
         if same:
@@ -119,15 +137,22 @@ class _Context:
         else:
             pairs = pair_codes(np.concatenate([hv, qv]), np.concatenate([hp, qp]))
             h_pairs, q_pairs = pairs[: len(hv)], pairs[len(hv) :]
-        order_ns = [to_ns(orders[c]) for c in ("start_at", "end_at")] if orders is not None else []
         timeline = Timeline([h_inc.ns, *([] if same else [q_inc.ns]), *order_ns])
         q_codes = {"victim": qv, "perpetrator": qp, "pair": q_pairs}
         q = Queries(q_inc.ns, timeline.first_at_or_after(q_inc.ns), q_codes, timeline, same)
         h_codes = {"victim": hv, "perpetrator": hp, "pair": h_pairs}
         rec = records(h_inc, timeline.first_at_or_after(h_inc.ns), h_codes, harm)
-        person_row = rows_of(uniques, people["person_id"])
+        person_row = rows_of(person_code, distinct)
         order_data = _orders(orders, codes[2] if orders is not None else None, timeline)
         return cls(rec, q, timeline, q_inc, order_data, person_row[qv], person_row[qp])
+
+
+def _later(pool: Executor | None, fn: Callable[..., _T], *args: Any) -> Callable[[], _T]:
+    """``fn(*args)`` in ``pool`` if there is one (else now); call the result to wait."""
+    if pool is None:
+        value = fn(*args)
+        return lambda: value
+    return pool.submit(fn, *args).result
 
 
 def _default_threads() -> int:
@@ -160,29 +185,31 @@ def build_features(
         raise SchemaError([], message=f"query incidents lack the columns {missing}")
     report = progress if progress is not None else (lambda _s, _d, _t: None)
 
-    ctx = _Context.build(history, query, harm)
-    age = ages(ctx.q_inc, history.people, ctx.victim_row, ctx.perp_row)
-    values: dict[str, Values] = own_values(
-        query, ctx.q_inc, ctx.q.codes["perpetrator"], harm, infos, age
-    )
-    tasks = _history_tasks(infos, ctx)
-    report("incident attributes", 1, len(tasks) + 1)
     workers = threads or (_default_threads() if len(history.incidents) >= _PARALLEL_FROM else 1)
-    if workers == 1:
-        for done, (name, task) in enumerate(tasks, start=2):
-            values.update(task())
-            report(name, done, len(tasks) + 1)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
+        ctx = _Context.build(history, query, harm, pool)
+        age = ages(ctx.q_inc, history.people, ctx.victim_row, ctx.perp_row)
+        values: dict[str, Values] = own_values(
+            query, ctx.q_inc, ctx.q.codes["perpetrator"], harm, infos, age
+        )
+        tasks = _history_tasks(infos, ctx)
+        report("incident attributes", 1, len(tasks) + 1)
+        finished: Iterator[tuple[str, dict[str, npt.NDArray[np.generic]]]]
+        if pool is None:
+            finished = ((name, task()) for name, task in tasks)
+        else:
             futures = {pool.submit(task): name for name, task in tasks}
-            for done, future in enumerate(as_completed(futures), start=2):
-                values.update(future.result())
-                report(futures[future], done, len(tasks) + 1)
+            finished = ((futures[f], f.result()) for f in as_completed(futures))
+        # The history tasks read arrays only, so pandas is read by one thread at a time.
+        audit = _later(pool, audit_frame, query, history.people, ctx.victim_row, ctx.perp_row, age)
+        for done, (name, result) in enumerate(finished, start=2):
+            values.update(result)
+            report(name, done, len(tasks) + 1)
+        audit_values = audit()
 
-    audit = audit_frame(query, history.people, ctx.victim_row, ctx.perp_row, age)
     for info in infos:
         if info.name not in values:  # protected attributes the spec opted in
-            column = audit[info.name]
+            column = audit_values[info.name]
             values[info.name] = (
                 pd.Categorical(column)
                 if info.dtype == "category"
@@ -196,7 +223,7 @@ def build_features(
         }
     )
     logger.info("built %d features for %d incidents", X.shape[1], X.shape[0])
-    return FeatureMatrix(ids, X, audit, infos, spec.fingerprint(), harm.sha256)
+    return FeatureMatrix(ids, X, audit_values, infos, spec.fingerprint(), harm.sha256)
 
 
 Task = Callable[[], dict[str, npt.NDArray[np.generic]]]

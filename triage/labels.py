@@ -96,9 +96,10 @@ def build_labels(
         upto = timeline.first_after(horizon)  # first rank after t + w
         hit = np.zeros(len(inc), dtype=bool)
         for entity in spec.match:
-            found = Sorted(codes[entity], rank, mask=counts)
             o = orders[entity]
             c = codes[entity][o]
+            # the qualifying records, already in (entity, instant, row) order
+            found = Sorted(codes[entity], rank, rows=o[(c >= 0) & counts[o]])
             hit[o] |= found.position(c, upto[o]) > found.position(c, after[o])
         out[spec.name] = _censor(hit, horizon <= end_ns)
     return out
