@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(RUN) python benchmarks/bench_train.py
 	$(RUN) python benchmarks/bench_audit.py
 	$(RUN) python benchmarks/bench_service.py
+	$(RUN) python benchmarks/bench_http_floor.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
