@@ -30,6 +30,7 @@ from triage.evaluation.fairness import (
     metric_frame,
     with_audit_attributes,
 )
+from triage.evaluation.fairness_report import plain_summary
 from triage.evaluation.metrics import capacity_weights
 from triage.exceptions import ConfigError, SchemaError
 
@@ -251,8 +252,11 @@ def test_a_missed_case_flag_says_when_the_group_escalates_less_often() -> None:
     (line,) = [s for s in report.summary if s.startswith("FLAG victim_ethnicity:black:fnr")]
     assert "Its escalation rate is 15.0% against 29.9%" in line
     assert "fewer escalations tends to be missed more often" in line
-    unchanged = audit_fairness(_fnr_frame(), spec).summary
-    assert not any("escalation rate is" in s for s in unchanged)  # equal rates: no note
+    (plain,) = [s for s in plain_summary(report) if s.startswith("FLAGGED.")]
+    assert "Its escalation rate is 15.0% against 29.9%" in plain  # the HTML and the card
+    equal = audit_fairness(_fnr_frame(), spec)
+    for lines in (equal.summary, plain_summary(equal)):
+        assert not any("escalation rate is" in s for s in lines)  # equal rates: no note
 
 
 def test_reported_metrics_and_unrecorded_groups_never_flag() -> None:

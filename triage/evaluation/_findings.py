@@ -14,7 +14,7 @@ from triage.evaluation._fairness_result import (
     ThresholdOption,
 )
 
-__all__ = ["ATTRIBUTE_TEXT", "METRIC_TEXT", "summarise"]
+__all__ = ["ATTRIBUTE_TEXT", "METRIC_TEXT", "base_rate_note", "summarise"]
 
 METRIC_TEXT: dict[str, str] = {
     "base_rate": "escalation rate",
@@ -75,19 +75,25 @@ def _flag_sentence(
         f"for '{d.reference}' (ratio {_num(d.ratio)}, {confidence:.0%} interval "
         f"{_num(d.low)}-{_num(d.high)}): {direction} than the reference group."
     )
+    return sentence + base_rate_note(d, attribute, tolerance)
+
+
+def base_rate_note(d: Disparity, attribute: AttributeResult, tolerance: tuple[float, float]) -> str:
+    """For a missed-case disparity between groups whose escalation rates differ beyond
+    the band: what that difference means (an empty string otherwise)."""
     rates = {g.group: g.base_rate for g in attribute.groups}
     own, ref = rates.get(d.group, math.nan), rates.get(d.reference, math.nan)
     low, high = tolerance  # escalation rates this far apart change what a flag means
     apart = ref > 0 and not math.isnan(own) and not low <= own / ref <= high
-    if d.metric == "fnr" and apart:
-        fewer, more = ("fewer", "more") if own < ref else ("more", "less")
-        sentence += (
-            f" Its escalation rate is {_pct(own)} against {_pct(ref)}: a group with {fewer} "
-            f"escalations tends to be missed {more} often even by a score that is right for "
-            "every group, so read its calibration and AUC before asking what the model gets "
-            "wrong."
-        )
-    return sentence
+    if d.metric != "fnr" or not apart:
+        return ""
+    fewer, more = ("fewer", "more") if own < ref else ("more", "less")
+    return (
+        f" Its escalation rate is {_pct(own)} against {_pct(ref)}: a group with {fewer} "
+        f"escalations tends to be missed {more} often even by a score that is right for "
+        "every group, so read its calibration and AUC before asking what the model gets "
+        "wrong."
+    )
 
 
 def _thresholds(option: ThresholdOption) -> str:

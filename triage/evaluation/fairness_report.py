@@ -30,7 +30,13 @@ from triage.evaluation._fairness_result import (
     Disparity,
     FairnessReport,
 )
-from triage.evaluation._findings import ATTRIBUTE_TEXT, METRIC_TEXT, _operating, _thresholds
+from triage.evaluation._findings import (
+    ATTRIBUTE_TEXT,
+    METRIC_TEXT,
+    _operating,
+    _thresholds,
+    base_rate_note,
+)
 from triage.evaluation._plots import figure_png_base64
 from triage.evaluation.report import _write_atomic, render_template
 
@@ -137,7 +143,12 @@ def plain_summary(report: FairnessReport) -> tuple[str, ...]:
             "Primary test (missed cases across victim groups): no victim group's missed-case "
             f"rate differs from its reference group's beyond [{low:g}, {high:g}]."
         )
-    out += [f"FLAGGED. {describe_disparity(d, report.confidence)}" for d in primary]
+    by_name = {a.name: a for a in report.attributes}
+    out += [
+        f"FLAGGED. {describe_disparity(d, report.confidence)}"
+        + base_rate_note(d, by_name[d.attribute], report.tolerance)
+        for d in primary
+    ]
     out += [
         f"FLAGGED. {describe_disparity(d, report.confidence)}"
         for d in flagged
