@@ -8,14 +8,16 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 
 import pytest
-from service_support import day_batch, start_service
+from service_support import PageClient, day_batch, start_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from triage.service import Store
+from triage.service.pages_session import MESSAGE_BUSY
 from triage.service.store import StoreBusy
 
 
@@ -79,3 +81,25 @@ def test_a_busy_store_answers_503_with_retry_after_and_stores_nothing(
             again = c.post("/incidents", json=batch)
         assert again.status_code == 200
         assert again.json()["scored"] == 3
+
+
+def test_a_busy_store_on_a_page_answers_an_html_page_with_retry_after(
+    busy_store: Store, tmp_path: Path
+) -> None:
+    for service in start_service(busy_store, tmp_path):
+        with service.client("ingest") as c:
+            assert c.post("/incidents", json=day_batch(2)).status_code == 200
+        with PageClient(service.url) as client:
+            client.login(service.keys["reviewer"], follow=False)
+            with held_by_another_writer(busy_store):  # showing the queue logs it: a write
+                page = client.get("/ui/queue?date=2024-03-01")
+            assert page.status_code == 503
+            assert page.headers["content-type"].startswith("text/html")
+            assert page.headers["Retry-After"] == "1"
+            assert page.headers["cache-control"] == "no-store"
+            assert MESSAGE_BUSY.format(seconds="1 second") in unescape(page.text)
+            assert client.get("/ui/queue?date=2024-03-01").status_code == 200
+        with held_by_another_writer(busy_store), service.client("reviewer") as c:
+            api = c.get("/queue", params={"date": "2024-03-01"})
+        assert api.status_code == 503  # the API keeps its JSON answer
+        assert api.json()["error"] == "store_busy"

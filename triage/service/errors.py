@@ -12,6 +12,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +27,7 @@ from triage.service.schemas import ErrorBody, ProblemOut
 from triage.service.store import ConflictError, NotFoundError, StoreBusy
 
 __all__ = [
+    "BusyPage",
     "ErrorPage",
     "Forbidden",
     "ModelUnavailable",
@@ -38,8 +40,18 @@ logger = logging.getLogger(__name__)
 
 #: the answer to an unexpected error on a request, given the error id already logged
 ErrorPage = Callable[[Request, str], Response]
+#: the answer to a busy store on a request, given the seconds to wait before retrying
+BusyPage = Callable[[Request, int], Response]
 #: where :func:`install_error_page` keeps its choice, on the app's state
 _STATE_ERROR_PAGE = "error_page"
+
+
+@dataclass(frozen=True)
+class _PageAnswers:
+    claims: Callable[[Scope], bool]
+    unexpected: ErrorPage
+    busy: BusyPage
+
 
 _DESCRIPTIONS = {
     400: "The body cannot be read as JSON (it is not UTF-8, or is nested too deeply).",
@@ -127,6 +139,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return _json(503, ErrorBody(error="model_unavailable", message=str(exc)))
         if isinstance(exc, StoreBusy):
             retry = {"Retry-After": str(exc.retry_after)}
+            answers = _page_answers(request.scope)
+            if answers is not None:
+                page = answers.busy(request, exc.retry_after)
+                page.headers.update(retry)
+                return page
             return _json(503, ErrorBody(error="store_busy", message=str(exc)), retry)
         return _unexpected(request, exc)
 
@@ -149,19 +166,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(_ErrorIdMiddleware)
 
 
-def install_error_page(app: FastAPI, claims: Callable[[Scope], bool], page: ErrorPage) -> None:
-    """Answer an unexpected error on a request that ``claims`` picks with ``page``
-    (the review pages' HTML) rather than the API's JSON; the error id and its log
-    line are the same either way. Call after :func:`install_error_handlers`."""
-    setattr(app.state, _STATE_ERROR_PAGE, (claims, page))
+def install_error_page(
+    app: FastAPI, claims: Callable[[Scope], bool], page: ErrorPage, busy: BusyPage
+) -> None:
+    """Answer an unexpected error on a request that ``claims`` picks with ``page``, and
+    a busy store with ``busy`` (the review pages' HTML), rather than the API's JSON;
+    the error id and its log line, the status and ``Retry-After`` are the same either
+    way. Call after :func:`install_error_handlers`."""
+    setattr(app.state, _STATE_ERROR_PAGE, _PageAnswers(claims, page, busy))
 
 
-def _error_page(scope: Scope) -> ErrorPage | None:
+def _page_answers(scope: Scope) -> _PageAnswers | None:
     chosen = getattr(getattr(scope.get("app"), "state", None), _STATE_ERROR_PAGE, None)
-    if chosen is None:
-        return None
-    claims, page = chosen
-    return page if claims(scope) else None
+    return chosen if isinstance(chosen, _PageAnswers) and chosen.claims(scope) else None
 
 
 def _log_unexpected(scope: Scope, exc: Exception) -> str:
@@ -185,10 +202,10 @@ def _log_unexpected(scope: Scope, exc: Exception) -> str:
 
 def _unexpected(request: Request, exc: Exception) -> Response:
     error_id = _log_unexpected(request.scope, exc)
-    page = _error_page(request.scope)
-    if page is not None:
+    answers = _page_answers(request.scope)
+    if answers is not None:
         try:
-            return page(request, error_id)
+            return answers.unexpected(request, error_id)
         except Exception as failed:  # the JSON answer below still carries the id
             logger.error(
                 "error %s: its error page failed too (%s)", error_id, type(failed).__name__

@@ -32,6 +32,7 @@ from triage.service.pages_review import router as review_router
 from triage.service.pages_session import (
     FormDep,
     PageProblem,
+    busy_page,
     csrf_token,
     install_sessions,
     page_key,
@@ -57,7 +58,7 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
     """Mount the pages, their stylesheet and signed session cookies on ``app``; an
     unexpected error on a page answers with the HTML error page, not the API's JSON."""
     install_sessions(app, settings)
-    install_error_page(app, is_page, unexpected_page)
+    install_error_page(app, is_page, unexpected_page, busy_page)
     app.include_router(router)
     app.include_router(review_router)
     app.include_router(audit_router)

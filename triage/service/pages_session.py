@@ -33,6 +33,7 @@ __all__ = [
     "CSRF_FIELD",
     "DISCLAIMER",
     "MESSAGE_BAD_FORM",
+    "MESSAGE_BUSY",
     "MESSAGE_CSRF",
     "MESSAGE_UNEXPECTED",
     "MESSAGE_WRONG_ROLE",
@@ -40,6 +41,7 @@ __all__ = [
     "SESSION_MAX_AGE",
     "FormDep",
     "PageProblem",
+    "busy_page",
     "csrf_token",
     "install_sessions",
     "page_key",
@@ -65,6 +67,9 @@ MESSAGE_CSRF = (
 )
 MESSAGE_BAD_FORM = "The form could not be read. Reload the page and try again."
 MESSAGE_WRONG_ROLE = "Your key's role ({role}) may not open this page; it needs {needs}."
+MESSAGE_BUSY = (
+    "The service is busy saving other work, so nothing was saved. Wait {seconds} and try again."
+)
 MESSAGE_UNEXPECTED = (
     "Something went wrong while preparing this page. Try again; if it happens again, "
     "tell the service's operators the error id below."
@@ -121,6 +126,14 @@ async def _problem_page(request: Request, exc: Exception) -> Response:
     if exc.status == 401:
         return RedirectResponse(_login_url(request), status_code=303)
     return render(request, "error.html", {"message": exc.message}, status=exc.status)
+
+
+def busy_page(request: Request, retry_after: int) -> Response:
+    """The page for a store busy with other writes (status 503): nothing was saved, and
+    the same request can simply be sent again."""
+    seconds = f"{retry_after} second{'s' if retry_after != 1 else ''}"
+    context = {"message": MESSAGE_BUSY.format(seconds=seconds)}
+    return render(request, "error.html", context, status=503)
 
 
 def unexpected_page(request: Request, error_id: str) -> Response:
