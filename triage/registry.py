@@ -318,9 +318,12 @@ class MlflowRegistry:
     def decisions(self, name: str) -> list[dict[str, Any]]:
         """Every promotion and rollback of ``name``, oldest first (none before it is
         registered)."""
-        if not self._registered(name):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_registered_model(name).tags or {}
+        except MlflowException:  # not registered yet (as _registered reads it)
             return []
-        tags = self.client.get_registered_model(name).tags or {}
         return [json.loads(v) for k, v in sorted(tags.items()) if k.startswith(_DECISION_TAG)]
 
     # --- promotion -------------------------------------------------------------------
