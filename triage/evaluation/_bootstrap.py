@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
+
+from triage.evaluation._audit_spec import Metric
 
 __all__ = ["RATE_METRICS", "Grouping", "Outcomes", "bootstrap", "group_metrics"]
 
@@ -23,18 +26,8 @@ Float = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 Int = npt.NDArray[np.int64]
 
-#: metrics that are ratios of group sums (everything but ``auc``)
-RATE_METRICS: tuple[str, ...] = (
-    "base_rate",
-    "mean_score",
-    "selection_rate",
-    "fnr",
-    "fpr",
-    "precision",
-    "fdr",
-    "calibration",
-    "capacity_recall",
-)
+#: metrics that are ratios of group sums (every audit metric but ``auc``), in spec order
+RATE_METRICS: tuple[str, ...] = tuple(m for m in get_args(Metric) if m != "auc")
 
 
 @dataclass(frozen=True)
