@@ -97,6 +97,24 @@ def test_down_record_knob_lands_in_the_world(tmp_path: Path) -> None:
     ]
 
 
+def test_no_group_risk_lands_in_the_world(tmp_path: Path) -> None:
+    out = tmp_path / "null"
+    result = runner.invoke(
+        app, ["synth", "--out", str(out), *SMALL, "--no-truth", "--no-group-risk"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "world.json").read_text())["config"]["group_risk"] is False
+
+
+def test_sex_knob_without_group_risk_is_a_clear_error(tmp_path: Path) -> None:
+    knob = ["--record-bias", "sex=male:0.5", "--no-group-risk"]
+    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "w"), *SMALL, *knob])
+    assert result.exit_code == 1
+    assert "a knob on victims' sex needs group_risk" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "w").exists()
+
+
 def test_synth_needs_out_or_report() -> None:
     result = runner.invoke(app, ["synth"])
     assert result.exit_code == 1

@@ -180,6 +180,14 @@ def synth(
             show_default=False,
         ),
     ] = None,
+    group_risk: Annotated[
+        bool,
+        typer.Option(
+            "--group-risk/--no-group-risk",
+            help="Victims' sex and age go with their risk as in life; --no-group-risk "
+            "shuffles them among the victims, so no victim group differs in risk.",
+        ),
+    ] = True,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -215,6 +223,7 @@ def synth(
             recording_bias=tuple(parse_recording_bias(t) for t in record_bias or ()),
             grading_bias=tuple(parse_grading_bias(t) for t in grading_bias or ()),
             down_recording=tuple(parse_down_recording(t) for t in down_record or ()),
+            group_risk=group_risk,
         )
         world = _generate(config)
         written = write_world(world, out, fmt=fmt, overwrite=overwrite)

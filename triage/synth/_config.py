@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["DownRecording", "GradingBias", "RecordingBias", "SynthConfig"]
 
@@ -79,3 +79,27 @@ class SynthConfig(BaseModel):
     grading_bias: tuple[GradingBias, ...] = ()
     down_recording: tuple[DownRecording, ...] = ()
     missing_perpetrator_rate: float = Field(default=0.03, ge=0, le=0.5)
+    group_risk: bool = Field(
+        default=True,
+        description=(
+            "victims' sex and age go with their risk as in life: a victim's age follows"
+            " the relationship and the perpetrator's (whose age shapes the abuse), an"
+            " elderly parent abused by an adult child is frail, men and women suffer"
+            " different kinds of serious harm. False shuffles the recorded victims' sex"
+            " and date of birth among them (nothing else changes, the labels and the"
+            " truth included), so that no victim group differs in risk: the world with"
+            " every knob off"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _sex_knobs_need_group_risk(self) -> SynthConfig:
+        attributes = [k.attribute for k in self.recording_bias]
+        attributes += [k.attribute for k in self.grading_bias]
+        attributes += [k.attribute for k in self.down_recording]
+        if not self.group_risk and "sex" in attributes:
+            raise ValueError(
+                "a knob on victims' sex needs group_risk: without it the recorded sex is"
+                " shuffled after the knob has acted, so the knob would hit no recorded group"
+            )
+        return self

@@ -191,6 +191,7 @@ def build_tables(
     types: Int,
     draw_dash: Callable[..., Any],
     knob_rng: np.random.Generator,
+    shuffle_rng: np.random.Generator | None = None,
 ) -> tuple[Extract, RecordIndex]:
     """The extract and the hidden facts of its rows. ``rng`` draws everything the
     world always has; ``knob_rng`` only what the down-recording knobs leave out."""
@@ -268,7 +269,7 @@ def build_tables(
         data[q] = pd.arrays.BooleanArray(col == 1, mask=col < 0)
     data["deprivation_decile"] = deprivation
     incidents = pd.DataFrame(data)
-    people_df = _people(pop, origin, people, rng)
+    people_df = _people(pop, origin, people, rng, shuffle_rng)
     orders_df = pd.DataFrame(
         {
             "person_id": pd.array(people.ids_of(orders["perp"].to_numpy() * 2 + 1), dtype="string"),
@@ -308,8 +309,14 @@ class _PersonIds:
 
 
 def _people(
-    pop: Population, origin: pd.Timestamp, ids: _PersonIds, rng: np.random.Generator
+    pop: Population,
+    origin: pd.Timestamp,
+    ids: _PersonIds,
+    rng: np.random.Generator,
+    shuffle: np.random.Generator | None,
 ) -> pd.DataFrame:
+    """The people table; with ``shuffle``, victims' sex and date of birth are shuffled
+    among the recorded victims (``SynthConfig.group_risk`` off)."""
     keys = ids.keys
     is_perp = keys % 2 == 1
     idx = keys // 2
@@ -317,6 +324,12 @@ def _people(
     sex = np.where(is_perp, pop.perp_sex[pi], pop.victim_sex[vi])
     eth = np.where(is_perp, pop.perp_ethnicity[pi], pop.victim_ethnicity[vi])
     birth = np.where(is_perp, pop.perp_birth[pi], pop.victim_birth[vi])
+    if shuffle is not None:
+        # dates of birth, not ages: an age at the incident then says nothing of how
+        # long the abuse has gone on either
+        victims = np.flatnonzero(~is_perp)
+        moved = shuffle.permutation(victims)
+        sex[victims], birth[victims] = sex[moved], birth[moved]
     year = origin.year + np.floor(birth + (origin.dayofyear - 1) / 365.25).astype(np.int64)
     birth_year = pd.array(year, dtype="Int64")
     birth_year[rng.random(keys.size) < 0.02] = pd.NA

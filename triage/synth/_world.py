@@ -226,9 +226,9 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     """Simulate a county and return its extract (and ground truth if asked)."""
     cfg = config or SynthConfig()
     say = progress or (lambda _msg: None)
-    # the last stream is the down-recording knobs' alone: switching them on or off
-    # leaves every other draw as it was
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(7)]
+    # the last two streams are the knobs' alone (down-recording, then group risk):
+    # switching them on or off leaves every other draw as it was
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(8)]
     horizon = cfg.burn_in_years + cfg.years
     say("population")
     n_primary = round(_arrival_rate(cfg, streams[0]) * horizon)
@@ -287,6 +287,7 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
         types[keep],
         draw_dash,
         streams[6],
+        None if cfg.group_risk else streams[7],
     )
     truth = None
     if cfg.truth:
