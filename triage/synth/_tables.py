@@ -194,7 +194,8 @@ def build_tables(
     shuffle_rng: np.random.Generator | None = None,
 ) -> tuple[Extract, RecordIndex]:
     """The extract and the hidden facts of its rows. ``rng`` draws everything the
-    world always has; ``knob_rng`` only what the down-recording knobs leave out."""
+    world always has; ``knob_rng`` only what the down-recording knobs leave out;
+    ``shuffle_rng`` (group risk off) only how victims' sex and birth are shuffled."""
     order = np.argsort(rep_t, kind="stable")
     dyad, state, occ_t, rep_t, types = (
         dyad[order],
