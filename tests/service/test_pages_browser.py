@@ -20,6 +20,7 @@ from triage.service.pages_session import DISCLAIMER
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service as DriverService
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -90,7 +91,11 @@ def _submit(driver: Any, form_id: str) -> None:
     """Submit a form and wait for the next page to replace this one."""
     form = driver.find_element(By.ID, form_id)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, WAIT).until(ec.staleness_of(form))
+    # while the page is being replaced, chromedriver may answer a probe of the old form
+    # with a passing "unknown error" (the node leaving the document): probe again
+    WebDriverWait(driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
+        ec.staleness_of(form)
+    )
 
 
 def _sign_in(driver: Any, key: str) -> None:
