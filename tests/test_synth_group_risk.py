@@ -4,7 +4,7 @@ In the default world a victim's age follows the relationship (an elderly parent 
 by an adult child, partners of about the perpetrator's age, whose age shapes the
 abuse) and men and women suffer different kinds of serious harm, so victim groups by
 sex and age differ in risk. ``SynthConfig(group_risk=False)`` is the same world with
-victims' recorded sex and age shuffled among them: the fairness audit's null world.
+victims' recorded sex and date of birth shuffled among them: the audit's null world.
 """
 
 from __future__ import annotations
