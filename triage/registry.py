@@ -15,12 +15,13 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from unittest import mock
 
 import pandas as pd
 
@@ -148,19 +149,10 @@ def _quiet_mlflow() -> Any:
     return mlflow
 
 
-@contextmanager
-def _no_progress_bar() -> Iterator[None]:
-    """Keep MLflow's download progress bar off the terminal the CLI renders to."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    before = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
+def _no_progress_bar() -> AbstractContextManager[Any]:
+    """Keep MLflow's download progress bar off the terminal the CLI renders to (the
+    variable is restored, or removed, on exit)."""
+    return mock.patch.dict(os.environ, {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
 
 
 class MlflowRegistry:
