@@ -9,7 +9,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: demo test lint format bench env clean
+.PHONY: demo test test-fast lint format bench env clean
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(RUN) pytest -n auto --dist loadgroup
+
+# the edit-test loop: everything but the county-scale tests (CI runs them all)
+test-fast: $(STAMP)
+	$(RUN) pytest -n auto --dist loadgroup -m "not slow"
 
 lint: $(STAMP)
 	$(RUN) ruff format --check triage tests benchmarks

@@ -19,9 +19,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.pipeline import prepare, train_and_register
-from triage.registry import MlflowRegistry
+from triage.registry.tracking import MlflowRegistry
 from triage.service import Role, Store
 from triage.service.auth import create_key
 from triage.service.ingest import ingest

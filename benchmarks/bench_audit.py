@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from triage.contract import ETHNICITIES
+from triage.contract.names import ETHNICITIES
 from triage.evaluation._groups import daily_top_k, group_codes
 from triage.evaluation.fairness import audit_fairness, load_audit_spec, metric_frame
 

@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from triage.config import AggregateGroup, FeatureSetSpec, load_feature_spec, load_model_spec
-from triage.contract import Extract
-from triage.features import build_features
-from triage.harm import load_harm_weights
-from triage.labels import build_labels
+from triage.contract.harm import load_harm_weights
+from triage.contract.names import Extract
+from triage.features.build import build_features
+from triage.features.labels import build_labels
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"

@@ -67,10 +67,10 @@ from _service_support import (
     single_payloads,
 )
 
-from triage.contract import Extract
-from triage.features import build_features
-from triage.modeling import ModelBundle
-from triage.registry import MlflowRegistry
+from triage.contract.names import Extract
+from triage.features.build import build_features
+from triage.models.bundle import ModelBundle
+from triage.registry.tracking import MlflowRegistry
 from triage.synth import SynthConfig, generate_world
 
 TARGET_P50_MS, TARGET_P99_MS, TARGET_QUEUE_S = 5.0, 20.0, 1.0

@@ -30,11 +30,11 @@ from pathlib import Path
 import pandas as pd
 
 from triage.config import ModelSpec, load_model_spec
-from triage.features import FeatureMatrix, build_features, catalogue
-from triage.labels import build_labels
-from triage.modeling import train
+from triage.features.build import FeatureMatrix, build_features, catalogue
+from triage.features.labels import build_labels
+from triage.models.temporal import TemporalPlan, make_splits
+from triage.models.training import train
 from triage.synth import SynthConfig, generate_world
-from triage.temporal import TemporalPlan, make_splits
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from triage.contract import BOOL_FLAGS, DASH_QUESTIONS
+from triage.contract.names import BOOL_FLAGS, DASH_QUESTIONS
 
 WriteExtract = Callable[..., Path]
 

@@ -23,6 +23,9 @@ from triage.paths import spec_path
 
 __all__ = [
     "AGGREGATES",
+    "DEFAULT_FEATURE_SPEC",
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_MODEL_SPEC",
     "ENTITIES",
     "INCIDENT_ATTRIBUTES",
     "POINT_AGGREGATES",
@@ -37,13 +40,19 @@ __all__ = [
     "LogisticSpec",
     "ModelParams",
     "ModelSpec",
+    "SpecSource",
     "SplitSpec",
     "load_feature_spec",
     "load_model_spec",
+    "load_yaml_model",
+    "read_spec",
+    "read_yaml_model",
 ]
 
 DEFAULT_FEATURE_SPEC = "features/default.yaml"
 DEFAULT_MODEL_SPEC = "models/escalation.yaml"
+#: the registered model of the default label (a registered model is named after its label)
+DEFAULT_MODEL_NAME = "serious_harm_365d"
 
 Entity = Literal["victim", "perpetrator", "pair"]
 Window = Annotated[int, Field(gt=0, le=36_500)] | Literal["all"]
@@ -165,7 +174,7 @@ class FeatureSetSpec(_Spec):
 
 
 class LabelSpec(_Spec):
-    """An escalation label (DESIGN §4): does a qualifying incident involving the same
+    """An escalation label (docs/architecture.md §4): does a qualifying incident involving the same
     people follow within ``window_days``?
 
     ``match`` lists who counts as the same (any one suffices); ``types`` is
@@ -186,7 +195,7 @@ class LabelSpec(_Spec):
 
 
 class SplitSpec(_Spec):
-    """Temporal validation (DESIGN §6); see :mod:`triage.temporal`."""
+    """Temporal validation (docs/architecture.md §6); see :mod:`triage.models.temporal`."""
 
     n_splits: int = Field(default=3, ge=1)
     step_days: int = Field(default=182, gt=0)
@@ -297,15 +306,40 @@ def read_yaml_model(file: Path, model: type[_M], what: str) -> tuple[_M, bytes]:
         raise ConfigError(f"{file}: invalid {what}: {details}") from None
 
 
-def _load_yaml_model(path: str | Path | None, default: str, model: type[_M], what: str) -> _M:
+#: a spec as given: parsed with its exact text, parsed alone, a path, or the default
+SpecSource = BaseModel | tuple[BaseModel, str] | str | Path | None
+
+
+def read_spec(source: SpecSource, model: type[_M], default: str | None) -> tuple[_M, str]:
+    """A spec and its exact YAML text, read once: from a path (or ``default``), passed
+    through when already read (``(spec, text)``), or dumped from a spec object
+    (canonical form, comments lost)."""
+    if isinstance(source, tuple):
+        given, text = source
+        if not isinstance(given, model):
+            raise ConfigError(f"expected a {model.__name__}, got a {type(given).__name__}")
+        return given, text
+    if isinstance(source, model):
+        return source, yaml.safe_dump(source.model_dump(mode="json"), sort_keys=False)
+    if isinstance(source, BaseModel):
+        raise ConfigError(f"expected a {model.__name__}, got a {type(source).__name__}")
+    if source is None:
+        if default is None:
+            raise ConfigError(f"a {model.__name__} is required")
+        source = default
+    parsed, raw = read_yaml_model(spec_path(source), model, model.__name__)
+    return parsed, raw.decode("utf-8")
+
+
+def load_yaml_model(path: str | Path | None, default: str, model: type[_M], what: str) -> _M:
     return read_yaml_model(spec_path(path if path is not None else default), model, what)[0]
 
 
 def load_feature_spec(path: str | Path | None = None) -> FeatureSetSpec:
     """Load a feature-set spec (default: the shipped ``features/default.yaml``)."""
-    return _load_yaml_model(path, DEFAULT_FEATURE_SPEC, FeatureSetSpec, "feature spec")
+    return load_yaml_model(path, DEFAULT_FEATURE_SPEC, FeatureSetSpec, "feature spec")
 
 
 def load_model_spec(path: str | Path | None = None) -> ModelSpec:
     """Load a model spec (default: the shipped ``models/escalation.yaml``)."""
-    return _load_yaml_model(path, DEFAULT_MODEL_SPEC, ModelSpec, "model spec")
+    return load_yaml_model(path, DEFAULT_MODEL_SPEC, ModelSpec, "model spec")

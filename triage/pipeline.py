@@ -2,10 +2,10 @@
 audited and registered model version out. The CLI's ``train`` and ``demo`` are thin
 shells on these functions, and notebooks call them too.
 
-Every registered version carries (DESIGN §10) the evaluation report, the fairness
+Every registered version carries (docs/architecture.md §10) the evaluation report, the fairness
 report (HTML and JSON) of its out-of-time predictions at the team's operating point,
 the global SHAP summary (beeswarm and bar plots, mean |SHAP| JSON), the model card,
-and under ``audit/`` what re-running the audit needs (see :mod:`triage.model_audit`).
+and under ``audit/`` what re-running the audit needs (see :mod:`triage.registry.audit`).
 The run's ``fairness.flags`` tag lists the primary flags for the promotion gate."""
 
 from __future__ import annotations
@@ -19,8 +19,15 @@ from pathlib import Path
 import pandas as pd
 
 from triage import __version__
-from triage.config import FeatureSetSpec, ModelSpec, load_feature_spec, load_model_spec
-from triage.contract import Extract
+from triage.config import (
+    DEFAULT_FEATURE_SPEC,
+    DEFAULT_MODEL_SPEC,
+    FeatureSetSpec,
+    ModelSpec,
+    read_spec,
+)
+from triage.contract.harm import HarmWeights, load_harm_weights
+from triage.contract.names import Extract
 from triage.evaluation import Evaluation, evaluate, write_evaluation_report
 from triage.evaluation.explain import (
     GlobalExplanation,
@@ -35,21 +42,14 @@ from triage.evaluation.fairness import (
     with_audit_attributes,
 )
 from triage.evaluation.fairness_report import write_fairness_report
-from triage.features import FeatureMatrix, build_features
-from triage.harm import HarmWeights, load_harm_weights
-from triage.labels import build_labels
-from triage.model_audit import SCORE, audit_predictions, write_audit_data
-from triage.model_card import log_model_card
-from triage.modeling import TrainingResult, train
-from triage.registry import (
-    AUDIT_PATH,
-    FAIRNESS_FLAGS_TAG,
-    MlflowRegistry,
-    RunRecord,
-    Tracker,
-    VersionInfo,
-)
-from triage.temporal import TemporalPlan, make_splits
+from triage.features.build import FeatureMatrix, build_features
+from triage.features.labels import build_labels
+from triage.models.temporal import TemporalPlan, make_splits
+from triage.models.training import TrainingResult, train
+from triage.registry.audit import SCORE, audit_predictions, write_audit_data
+from triage.registry.card import log_model_card
+from triage.registry.gates import FAIRNESS_FLAGS_TAG
+from triage.registry.tracking import AUDIT_PATH, MlflowRegistry, RunRecord, Tracker, VersionInfo
 
 __all__ = [
     "Prepared",
@@ -62,8 +62,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_SPEC = "models/escalation.yaml"
-DEFAULT_FEATURE_SPEC = "features/default.yaml"
 #: incidents sampled for the global SHAP summary (enough for stable mean |SHAP|)
 SHAP_SAMPLE = 1000
 #: called with a short description of the step under way
@@ -80,6 +78,9 @@ class Prepared:
     labels: pd.DataFrame
     matrix: FeatureMatrix
     plan: TemporalPlan
+    #: the specs' exact text as read, kept with the bundle and hashed
+    model_text: str
+    feature_text: str
 
 
 def prepare(
@@ -93,14 +94,15 @@ def prepare(
 ) -> Prepared:
     say = step or (lambda _s: None)
     harm = harm or load_harm_weights()
-    mspec, fspec = load_model_spec(model_spec), load_feature_spec(feature_spec)
+    mspec, mtext = read_spec(model_spec, ModelSpec, DEFAULT_MODEL_SPEC)
+    fspec, ftext = read_spec(feature_spec, FeatureSetSpec, DEFAULT_FEATURE_SPEC)
     say("labels")
     labels = build_labels(extract, mspec.labels, end=end, harm_weights=harm)
     say("features")
     matrix = build_features(extract, spec=fspec, harm_weights=harm)
     say("temporal splits")
     plan = make_splits(labels, mspec.target, mspec.splits, end=end)
-    return Prepared(extract, mspec, fspec, labels, matrix, plan)
+    return Prepared(extract, mspec, fspec, labels, matrix, plan, mtext, ftext)
 
 
 def run_metrics(evaluation: Evaluation) -> dict[str, float]:
@@ -164,8 +166,6 @@ def train_and_register(
     prepared: Prepared,
     tracker: Tracker,
     *,
-    model_spec: str | Path = DEFAULT_MODEL_SPEC,
-    feature_spec: str | Path = DEFAULT_FEATURE_SPEC,
     truth: pd.DataFrame | None = None,
     capacity: int | None = None,
     seed: int = 0,
@@ -182,8 +182,8 @@ def train_and_register(
         prepared.matrix,
         prepared.labels,
         prepared.plan,
-        model_spec,
-        feature_spec=feature_spec,
+        (prepared.model_spec, prepared.model_text),
+        feature_spec=(prepared.feature_spec, prepared.feature_text),
         seed=seed,
         progress=lambda name, _done, _total: say(f"training: {name}"),
     )

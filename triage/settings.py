@@ -1,4 +1,4 @@
-"""Runtime settings (DESIGN §10): read from the environment (``TRIAGE_*``), each one
+"""Runtime settings (docs/architecture.md §10): read from the environment (``TRIAGE_*``), each one
 overridable by a CLI option. Specs that change results live in YAML files instead."""
 
 from __future__ import annotations

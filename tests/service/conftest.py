@@ -84,4 +84,5 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 def service(sqlite_store: Store, tmp_path: Path) -> Iterator[Service]:
     """A running service on SQLite (the API's behaviour does not depend on the backend;
     the store tests cover both)."""
-    yield from start_service(sqlite_store, tmp_path)
+    with start_service(sqlite_store, tmp_path) as running:
+        yield running

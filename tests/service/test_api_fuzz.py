@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
-from service_support import day_batch, make_keys, people_for, start_service
+from service_support import day_batch, logged_text, make_keys, people_for, start_service
 
 from triage.service import StaticModels, Store, StubScorer, create_app
 from triage.service.ingest import ingest
@@ -211,10 +211,6 @@ class _Run:
         run()
 
 
-def _logged(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
-
-
 def test_fuzzing_the_schema_finds_no_server_error_nor_undocumented_answer(
     fuzzed: Fuzzed, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -233,7 +229,7 @@ def test_fuzzing_the_schema_finds_no_server_error_nor_undocumented_answer(
     assert not any(code >= 500 for code in run.statuses), run.statuses
     assert {200, 401, 403, 404, 422} <= set(run.statuses), run.statuses
     assert any('"fz000"' in body for body in run.bodies)  # the seeded incidents were shown
-    logs = _logged(caplog)
+    logs = logged_text(caplog)
     assert "serving stub/1" in logs  # the capture works: reloading the champion logs this
     seen = [logs, *run.bodies]
     for secret in fuzzed.secrets:
@@ -277,7 +273,7 @@ def _documented(schema: dict[str, Any], method: str, path: str) -> set[str]:
 def test_edge_values_are_refused_as_documented_on_every_backend(
     store: Store, tmp_path: Path
 ) -> None:
-    for service in start_service(store, tmp_path):
+    with start_service(store, tmp_path) as service:
         _seed(store)
         schema = httpx.get(service.url + "/openapi.json").json()
         for method, path, body, role, status in EDGES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from service_support import Service, day_batch, incident, people_for, person
 
-from triage.schema import Rule
+from triage.contract.checks import Rule
 
 
 def _counts(service: Service) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """The reviewer's path over real HTTP: ingest a day, read the ranked queue exactly as
-DESIGN §10 fixes it, open an incident, record a review, and see each read audited."""
+docs/architecture.md §10 fixes it, open an incident, record a review, and see each read audited."""
 
 from __future__ import annotations
 

@@ -5,14 +5,11 @@ OpenAPI schema documents every error each route can answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from service_support import Service, incident, people_for, start_service
-
-from triage.service import Store
+from service_support import Service, incident, people_for, populated_service
 
 OPEN = "open"
 BATCH = {
@@ -39,14 +36,8 @@ FORGED = "trk.000000000000.not-a-real-secret"
 
 @pytest.fixture(scope="module")
 def matrix_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    tmp: Path = tmp_path_factory.mktemp("roles")
-    store = Store(f"sqlite:///{tmp / 'triage.db'}")
-    store.create_schema()
-    for svc in start_service(store, tmp):
-        with svc.client("ingest") as c:
-            assert c.post("/incidents", json=BATCH).status_code == 200
+    with populated_service(tmp_path_factory.mktemp("roles"), BATCH) as svc:
         yield svc
-    store.dispose()
 
 
 def _headers(svc: Service, caller: str) -> dict[str, str]:

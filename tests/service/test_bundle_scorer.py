@@ -13,15 +13,11 @@ import numpy as np
 import pytest
 from service_support import Service, make_keys, serving
 from sqlalchemy import select
+from synth_support import small_spec, small_world, trained_on
 
-from tests.synth_worlds import small_world
-from tests.test_modeling import small_spec
-from triage._bundle import lightgbm_array
 from triage.evaluation.explain import explain_incidents
-from triage.features import build_features
-from triage.labels import build_labels
-from triage.modeling import train
-from triage.registry import MlflowRegistry, RunRecord
+from triage.models.bundle import lightgbm_array
+from triage.registry.tracking import MlflowRegistry, RunRecord
 from triage.service import Store, create_app
 from triage.service._scoring_store import score_missing
 from triage.service.ingest import ingest
@@ -29,7 +25,6 @@ from triage.service.reading import incident_view
 from triage.service.scoring import bundle_explainer, load_bundle_scorer
 from triage.service.tables import ScoreRow
 from triage.settings import Settings
-from triage.temporal import make_splits
 
 pytestmark = pytest.mark.xdist_group("mlflow")
 LABEL = "any_repeat_90d"
@@ -39,10 +34,8 @@ LABEL = "any_repeat_90d"
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     world = small_world()
     spec = small_spec()
-    labels = build_labels(world.extract, spec.labels)
-    matrix = build_features(world.extract)
-    plan = make_splits(labels, spec.target, spec.splits)
-    result = train(matrix, labels, plan, spec, seed=3)
+    fitted = trained_on(world, spec, seed=3)
+    matrix, result = fitted.matrix, fitted.result
     folder = result.bundle.save(tmp_path_factory.mktemp("bundle") / "bundle")
     return folder, (world, matrix, result.bundle)
 

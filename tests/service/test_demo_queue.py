@@ -12,24 +12,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from synth_support import small_spec, small_world, trained_on
 
-from tests.synth_worlds import small_world
-from tests.test_modeling import small_spec
 from triage.cli._service_demo import (
     MESSAGE_NO_CHAMPION,
     PAGES_URL,
     demo_queue,
     latest_day,
 )
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.exceptions import ConfigError
-from triage.features import build_features
-from triage.labels import build_labels
-from triage.modeling import train
-from triage.registry import MlflowRegistry, RunRecord
+from triage.features.build import build_features
+from triage.registry.tracking import MlflowRegistry, RunRecord
 from triage.service import Store
 from triage.service.audit_log import entries
-from triage.temporal import make_splits
 
 pytestmark = pytest.mark.xdist_group("mlflow")
 LABEL = "any_repeat_90d"
@@ -40,10 +36,8 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Any]:
     """A small world's extract folder, and a registry whose champion was trained on it."""
     root = tmp_path_factory.mktemp("demo")
     world = small_world()
-    spec = small_spec()
-    labels = build_labels(world.extract, spec.labels)
-    matrix = build_features(world.extract)
-    result = train(matrix, labels, make_splits(labels, spec.target, spec.splits), spec, seed=3)
+    trained = trained_on(world, small_spec(), seed=3)
+    matrix, result = trained.matrix, trained.result
     folder = result.bundle.save(root / "bundle")
     tracking = f"sqlite:///{root / 'models' / 'mlflow.db'}"
     registry = MlflowRegistry(tracking)

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from synth_support import small_world
 
-from tests.synth_worlds import small_world
-from triage.schema import validate_frames
+from triage.contract.validation import validate_frames
 from triage.service._frames import COLUMNS, extract_from_records, records_of
 
 

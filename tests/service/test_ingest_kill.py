@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage._loading import read_folder
-from triage.contract import DASH_QUESTIONS
+from triage.contract.loading import read_folder
+from triage.contract.names import DASH_QUESTIONS
 from triage.service import Store
 from triage.service.ingest import ingest
 

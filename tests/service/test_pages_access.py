@@ -23,8 +23,8 @@ from service_support import (
     Service,
     csrf_in,
     day_batch,
+    populated_service,
     serving,
-    start_service,
 )
 
 from triage.exceptions import ConfigError
@@ -50,14 +50,8 @@ SECRET = "s" * 48
 
 @pytest.fixture(scope="module")
 def pages_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    tmp: Path = tmp_path_factory.mktemp("pages")
-    store = Store(f"sqlite:///{tmp / 'triage.db'}")
-    store.create_schema()
-    for svc in start_service(store, tmp):
-        with svc.client("ingest") as c:
-            assert c.post("/incidents", json=day_batch(4)).status_code == 200
+    with populated_service(tmp_path_factory.mktemp("pages"), day_batch(4)) as svc:
         yield svc
-    store.dispose()
 
 
 @pytest.fixture(scope="module")

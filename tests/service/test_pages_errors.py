@@ -18,7 +18,7 @@ import pytest
 from service_support import PageClient, Service, csrf_in, incident, person, start_service
 from sqlalchemy.orm import Session
 
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.exceptions import TriageError
 from triage.service import StaticModels, Store
 from triage.service.ingest import ingest
@@ -67,7 +67,7 @@ def failing_scorer(
     people = pd.DataFrame.from_records([person(VICTIM), person("p1")])
     ingest(sqlite_store, incidents, people, scorer=None, key_id="test")
     models = StaticModels({1: FailingScorer(request.param)}, 1)
-    for service in start_service(sqlite_store, tmp_path, models):
+    with start_service(sqlite_store, tmp_path, models) as service:
         yield service, request.param.__name__
 
 
@@ -76,7 +76,7 @@ def failing_store(tmp_path: Path) -> Iterator[tuple[Service, FailingStore]]:
     store = FailingStore(f"sqlite:///{tmp_path / 'triage.db'}")
     store.create_schema()
     try:
-        for service in start_service(store, tmp_path):
+        with start_service(store, tmp_path) as service:
             yield service, store
             store.failing = False  # the server stops with a working store
     finally:

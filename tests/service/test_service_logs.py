@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from service_support import Service, incident, person, start_service
+from service_support import Service, incident, logged_text, person, start_service
 
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.service import StaticModels, Store
 from triage.service.scoring import Score
 
@@ -34,16 +34,13 @@ class ExplodingScorer:
 
 @pytest.fixture
 def exploding(sqlite_store: Store, tmp_path: Path) -> Iterator[Service]:
-    yield from start_service(sqlite_store, tmp_path, StaticModels({1: ExplodingScorer()}, 1))
+    with start_service(sqlite_store, tmp_path, StaticModels({1: ExplodingScorer()}, 1)) as running:
+        yield running
 
 
 def _batch(incident_id: str = "log-1", **overrides: Any) -> dict[str, list[dict[str, object]]]:
     row = incident(incident_id, victim=VICTIM, perpetrator=SUSPECT, **overrides)
     return {"incidents": [row], "people": [person(VICTIM, birth_year=BIRTH_YEAR), person(SUSPECT)]}
-
-
-def _logged(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
 
 
 def test_no_key_or_personal_field_in_logs(
@@ -62,7 +59,7 @@ def test_no_key_or_personal_field_in_logs(
         )
     with service.client("auditor") as c:
         audit = c.get("/audit-log").text
-    logs = _logged(caplog)
+    logs = logged_text(caplog)
     assert "POST /incidents" in logs  # the capture works: uvicorn's access lines are here
     for secret in [VICTIM, SUSPECT, *service.keys.values()]:
         assert secret not in logs
@@ -85,7 +82,7 @@ def test_an_unexpected_error_answers_an_error_id_only(
     assert set(body) == {"error", "message", "error_id"}
     assert VICTIM not in r.text
     assert "Traceback" not in r.text
-    logs = _logged(caplog)
+    logs = logged_text(caplog)
     assert body["error_id"] in logs
     assert "ValueError" in logs
     assert VICTIM not in logs

@@ -12,8 +12,8 @@ import pytest
 from service_support import day_batch, incident, people_for
 from sqlalchemy import text
 
-from triage.exceptions import AuthError, SchemaError
-from triage.service import ConflictError, Role, Store, StubScorer
+from triage.exceptions import AuthError, ConflictError, SchemaError
+from triage.service import Role, Store, StubScorer
 from triage.service.auth import authenticate, create_key, revoke_key
 from triage.service.ingest import IngestResult, ingest
 from triage.service.reading import queue

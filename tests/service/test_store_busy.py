@@ -16,9 +16,9 @@ from service_support import PageClient, day_batch, start_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from triage.exceptions import StoreBusy
 from triage.service import Store
 from triage.service.pages_session import MESSAGE_BUSY
-from triage.service.store import StoreBusy
 
 
 @contextmanager
@@ -68,7 +68,7 @@ def test_a_lock_held_by_another_process_is_store_busy_too(busy_store: Store) -> 
 def test_a_busy_store_answers_503_with_retry_after_and_stores_nothing(
     busy_store: Store, tmp_path: Path
 ) -> None:
-    for service in start_service(busy_store, tmp_path):
+    with start_service(busy_store, tmp_path) as service:
         batch = day_batch(3)
         before = busy_store.counts()
         with held_by_another_writer(busy_store), service.client("ingest") as c:
@@ -86,7 +86,7 @@ def test_a_busy_store_answers_503_with_retry_after_and_stores_nothing(
 def test_a_busy_store_on_a_page_answers_an_html_page_with_retry_after(
     busy_store: Store, tmp_path: Path
 ) -> None:
-    for service in start_service(busy_store, tmp_path):
+    with start_service(busy_store, tmp_path) as service:
         with service.client("ingest") as c:
             assert c.post("/incidents", json=day_batch(2)).status_code == 200
         with PageClient(service.url) as client:

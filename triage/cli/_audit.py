@@ -1,5 +1,5 @@
 """`triage audit` and `compare`: an auditor's view of registered versions, from what
-the registry holds (DESIGN §8, §10)."""
+the registry holds (docs/architecture.md §8, §10)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli._app import app, console, fail
-from triage.cli._models import DEFAULT_MODEL, ModelOpt, TrackingOpt, _registry
+from triage.cli._models import _registry
+from triage.cli._options import DEFAULT_MODEL_NAME, ModelOpt, TrackingOpt
 from triage.exceptions import TriageError
 
 #: statuses that say nothing about a difference, left out of the comparison
@@ -39,7 +40,7 @@ def flags_table(report: Any) -> Table:
 @app.command("audit")
 def audit_command(
     version: Annotated[str, typer.Argument(help="Version number or alias (e.g. champion).")],
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL_NAME,
     out: Annotated[Path, typer.Option(help="Folder for the regenerated reports.")] = Path(
         "evaluation/reports"
     ),
@@ -48,9 +49,9 @@ def audit_command(
     """Re-run a version's fairness audit from its logged predictions, and write the
     fairness report (HTML, JSON) and the model card."""
     from triage.evaluation.fairness_report import plain_summary, write_fairness_report
-    from triage.model_audit import FAIRNESS_JSON, reaudit
-    from triage.model_card import CARD_FILE, model_card, write_model_card
-    from triage.registry import REPORTS_PATH
+    from triage.registry.audit import FAIRNESS_JSON, reaudit
+    from triage.registry.card import CARD_FILE, model_card, write_model_card
+    from triage.registry.tracking import REPORTS_PATH
 
     try:
         registry = _registry(tracking_uri)
@@ -99,12 +100,12 @@ def _delta(x: float, key: str) -> str:
 def compare_command(
     before: Annotated[str, typer.Argument(help="The earlier version (number or alias).")],
     after: Annotated[str, typer.Argument(help="The later version (number or alias).")],
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL_NAME,
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """What changed between two versions: pooled metrics, and disparities newly
     flagged or cleared."""
-    from triage.model_audit import compare_versions
+    from triage.registry.audit import compare_versions
 
     try:
         c = compare_versions(_registry(tracking_uri), model, before, after)

@@ -31,7 +31,8 @@ _AGE_NOTE = (
 def _promote(registry: Any, version: Any, gates: list[Any], flags: tuple[str, ...]) -> None:
     """Promote through the gates; if only the fairness gate fails, promote with the
     demo's recorded override reason (the model card shows it)."""
-    from triage.registry import FAIRNESS_GATE, PromotionRefused
+    from triage.exceptions import PromotionRefused
+    from triage.registry.gates import FAIRNESS_GATE
 
     try:
         registry.promote(version.name, version.version, gates)
@@ -48,7 +49,7 @@ def _promote(registry: Any, version: Any, gates: list[Any], flags: tuple[str, ..
 
 
 def _prepared_table(prepared: object) -> Table:
-    from triage.labels import label_summary
+    from triage.features.labels import label_summary
 
     labels = prepared.labels  # type: ignore[attr-defined]
     matrix = prepared.matrix  # type: ignore[attr-defined]
@@ -87,15 +88,15 @@ def demo(
     """Run the main job on a synthetic county: synthesise, validate, calibrate, build
     labels and features, train and evaluate against DASH, audit fairness, register
     and promote through the gates, and write the model card."""
-    from triage.calibration import calibration_report
     from triage.cli._models import _registry, comparison_table, gates_table, versions_table
     from triage.cli._synth import _generate, calibration_table
+    from triage.contract.validation import validate_extract
     from triage.evaluation.fairness_report import plain_summary
-    from triage.model_card import log_model_card
     from triage.pipeline import prepare, train_and_register
-    from triage.registry import promotion_gates
-    from triage.schema import validate_extract
+    from triage.registry.card import log_model_card
+    from triage.registry.gates import promotion_gates
     from triage.synth import write_world
+    from triage.synth.facts import calibration_report
 
     extract_dir = workdir / "extract"
     try:

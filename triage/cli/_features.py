@@ -15,28 +15,26 @@ from rich.progress import Progress
 from rich.table import Table
 
 from triage.cli._app import app, console, fail, progress_display
-from triage.contract import Extract
+from triage.cli._options import (
+    DEFAULT_FEATURE_SPEC,
+    DEFAULT_MODEL_SPEC,
+    FeatureSpecOpt,
+    MappingOpt,
+    ModelSpecOpt,
+)
+from triage.contract.harm import HarmWeights, load_harm_weights
+from triage.contract.names import Extract
 from triage.exceptions import TriageError
-from triage.harm import HarmWeights, load_harm_weights
 
 DirectoryArg = Annotated[
     Path,
     typer.Argument(help="Extract folder (incidents, people, optional orders).", show_default=False),
-]
-MappingOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--mapping", "-m", help="Column-mapping YAML for a force's export.", show_default=False
-    ),
 ]
 HarmOpt = Annotated[
     Path | None,
     typer.Option(
         "--harm-weights", help="Harm-weight table.", show_default="features/harm_weights.yaml"
     ),
-]
-ModelSpecOpt = Annotated[
-    Path, typer.Option("--spec", help="Model spec with the labels and splits.")
 ]
 EndOpt = Annotated[
     str | None,
@@ -53,7 +51,7 @@ def _progress() -> Progress:
 
 
 def _load(directory: Path, mapping: Path | None, harm: HarmWeights) -> Extract:
-    from triage.schema import load_extract
+    from triage.contract.validation import load_extract
 
     with _progress() as progress:
         progress.add_task(f"validating {directory}", total=None)
@@ -97,9 +95,7 @@ def _summary(title: str, rows: list[tuple[str, str]]) -> Table:
 def features(
     directory: DirectoryArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
-    spec: Annotated[Path, typer.Option("--spec", help="Feature-set spec.")] = Path(
-        "features/default.yaml"
-    ),
+    spec: FeatureSpecOpt = Path(DEFAULT_FEATURE_SPEC),
     audit: Annotated[
         Path | None,
         typer.Option("--audit", help="Also write the audit-only attributes to this Parquet file."),
@@ -112,7 +108,7 @@ def features(
     Each incident's features read only records reported strictly before it.
     """
     from triage.config import load_feature_spec
-    from triage.features import build_features
+    from triage.features.build import build_features
 
     try:
         feature_spec = load_feature_spec(spec)
@@ -147,14 +143,14 @@ def features(
 def labels(
     directory: DirectoryArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
-    spec: ModelSpecOpt = Path("models/escalation.yaml"),
+    spec: ModelSpecOpt = Path(DEFAULT_MODEL_SPEC),
     end: EndOpt = None,
     mapping: MappingOpt = None,
     harm_weights: HarmOpt = None,
 ) -> None:
     """Build every label the model spec defines; censored labels are missing."""
     from triage.config import load_model_spec
-    from triage.labels import build_labels, label_summary
+    from triage.features.labels import build_labels, label_summary
 
     end_ts = _end(end)
     try:
@@ -191,7 +187,7 @@ def labels(
 @app.command("splits")
 def splits(
     directory: DirectoryArg,
-    spec: ModelSpecOpt = Path("models/escalation.yaml"),
+    spec: ModelSpecOpt = Path(DEFAULT_MODEL_SPEC),
     png: Annotated[
         Path | None, typer.Option("--png", help="Also save the splits as a timeline picture.")
     ] = None,
@@ -201,8 +197,8 @@ def splits(
 ) -> None:
     """Show the temporal splits of the model's label: training and test periods."""
     from triage.config import load_model_spec
-    from triage.labels import build_labels
-    from triage.temporal import make_splits, plot_plan
+    from triage.features.labels import build_labels
+    from triage.models.temporal import make_splits, plot_plan
 
     end_ts = _end(end)
     try:

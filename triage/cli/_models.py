@@ -11,24 +11,20 @@ import typer
 from rich.table import Table
 
 from triage.cli._app import app, console, fail, progress_display
+from triage.cli._options import (
+    DEFAULT_FEATURE_SPEC,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_MODEL_SPEC,
+    MappingOpt,
+    ModelOpt,
+    ModelSpecOpt,
+    TrackingOpt,
+)
 from triage.exceptions import TriageError
-
-DEFAULT_MODEL = "serious_harm_365d"
-TrackingOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: TRIAGE_TRACKING_URI or sqlite:///models/mlflow.db).",
-        show_default=False,
-    ),
-]
-ModelOpt = Annotated[
-    str, typer.Option("--model", "--name", help="Registered model (named after its label).")
-]
 
 
 def _registry(tracking_uri: str | None) -> Any:
-    from triage.registry import MlflowRegistry, ensure_local_store
+    from triage.registry.tracking import MlflowRegistry, ensure_local_store
     from triage.settings import Settings
 
     settings = Settings.from_env(tracking_uri=tracking_uri)
@@ -76,13 +72,9 @@ def gates_table(gates: Any) -> Table:
 @app.command("train")
 def train_command(
     directory: Annotated[Path, typer.Argument(help="Extract folder (validated first).")],
-    spec: Annotated[Path, typer.Option(help="Model spec.")] = Path("models/escalation.yaml"),
-    features: Annotated[Path, typer.Option(help="Feature-set spec.")] = Path(
-        "features/default.yaml"
-    ),
-    mapping: Annotated[
-        Path | None, typer.Option(help="Column mapping for a force's export.")
-    ] = None,
+    spec: ModelSpecOpt = Path(DEFAULT_MODEL_SPEC),
+    features: Annotated[Path, typer.Option(help="Feature-set spec.")] = Path(DEFAULT_FEATURE_SPEC),
+    mapping: MappingOpt = None,
     seed: Annotated[
         int, typer.Option(help="Training seed (same data, specs, seed: same booster).")
     ] = 0,
@@ -101,9 +93,9 @@ def train_command(
     synthetic world) the truth, write the evaluation report, register a version."""
     import pandas as pd
 
+    from triage.contract.validation import load_extract
     from triage.pipeline import prepare, train_and_register
-    from triage.registry import NullTracker
-    from triage.schema import load_extract
+    from triage.registry.tracking import NullTracker
     from triage.settings import Settings
 
     try:
@@ -122,8 +114,6 @@ def train_command(
             out = train_and_register(
                 prepared,
                 tracker,
-                model_spec=spec,
-                feature_spec=features,
                 truth=truth,
                 capacity=cap,
                 seed=seed,
@@ -147,7 +137,7 @@ def train_command(
 @app.command("evaluate")
 def evaluate_command(
     version: Annotated[str, typer.Argument(help="Version number or alias (e.g. champion).")],
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL_NAME,
     out: Annotated[Path, typer.Option(help="Folder for the version's reports.")] = Path(
         "evaluation/reports"
     ),
@@ -168,18 +158,18 @@ def evaluate_command(
 @app.command("promote")
 def promote_command(
     version: Annotated[int, typer.Argument(help="Version to make @champion.")],
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL_NAME,
     override_reason: Annotated[
         str | None,
         typer.Option(help="Why to promote despite failed gates (recorded with the version)."),
     ] = None,
     tracking_uri: TrackingOpt = None,
 ) -> None:
-    """Move @champion to VERSION through the promotion gates (DESIGN §10). A failed
+    """Move @champion to VERSION through the promotion gates (docs/architecture.md §10). A failed
     gate (e.g. a flagged disparity) blocks it unless --override-reason is given; the
     reason is recorded with the version and shown in its model card, logged again."""
-    from triage.model_card import log_model_card
-    from triage.registry import promotion_gates
+    from triage.registry.card import log_model_card
+    from triage.registry.gates import promotion_gates
 
     try:
         registry = _registry(tracking_uri)
@@ -199,7 +189,7 @@ def promote_command(
 
 @app.command("rollback")
 def rollback_command(
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL_NAME,
     reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -212,7 +202,7 @@ def rollback_command(
 
 
 def versions_table(versions: Any) -> Table:
-    from triage.registry import LOGISTIC_AUC, MODEL_AUC, MODEL_ECE
+    from triage.registry.gates import LOGISTIC_AUC, MODEL_AUC, MODEL_ECE
 
     table = Table(title="Registered versions", header_style="bold")
     columns = ("version", "created", "aliases", "AUC", "logistic", "DASH", "ECE", "NPE/DASH")
@@ -241,7 +231,7 @@ def versions_table(versions: Any) -> Table:
 
 
 @app.command("models")
-def models_command(model: ModelOpt = DEFAULT_MODEL, tracking_uri: TrackingOpt = None) -> None:
+def models_command(model: ModelOpt = DEFAULT_MODEL_NAME, tracking_uri: TrackingOpt = None) -> None:
     """List the registered versions with their key metrics and aliases."""
     try:
         versions = _registry(tracking_uri).versions(model)

@@ -8,7 +8,8 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
-from triage.schema import Problem, ValidationReport
+from triage.contract.checks import Problem
+from triage.contract.validation import ValidationReport
 
 __all__ = ["problems_table", "validation_summary"]
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli._app import app, console, err_console, fail
+from triage.cli._options import DEFAULT_MODEL_NAME, MappingOpt, ModelOpt, TrackingOpt
 from triage.exceptions import ConfigError, SchemaError, TriageError
 from triage.settings import Settings
 
@@ -47,16 +48,6 @@ DatabaseUrl = Annotated[
         show_default="TRIAGE_DATABASE_URL, else sqlite:///triage.db",
     ),
 ]
-TrackingUri = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        help="MLflow tracking store of the registry.",
-        show_default="TRIAGE_TRACKING_URI, else sqlite:///models/mlflow.db",
-    ),
-]
-ModelName = Annotated[str, typer.Option("--model-name", help="Registered model to serve.")]
-DEFAULT_MODEL = "serious_harm_365d"
 
 
 def _settings(**overrides: object) -> Settings:
@@ -111,8 +102,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     database_url: DatabaseUrl = None,
-    tracking_uri: TrackingUri = None,
-    model_name: ModelName = DEFAULT_MODEL,
+    tracking_uri: TrackingOpt = None,
+    model_name: ModelOpt = DEFAULT_MODEL_NAME,
     allow_remote: Annotated[
         bool, typer.Option(help="Listen beyond this machine (only behind a TLS proxy).")
     ] = False,
@@ -210,29 +201,18 @@ def ingest_folder(
         Path, typer.Argument(help="Extract folder (as for triage validate).", show_default=False)
     ],
     database_url: DatabaseUrl = None,
-    tracking_uri: TrackingUri = None,
-    model_name: ModelName = DEFAULT_MODEL,
+    tracking_uri: TrackingOpt = None,
+    model_name: ModelOpt = DEFAULT_MODEL_NAME,
     score: Annotated[bool, typer.Option(help="Score new incidents with the @champion.")] = True,
-    mapping: Annotated[
-        Path | None,
-        typer.Option(
-            "--mapping",
-            "-m",
-            help=(
-                "Column-mapping YAML that renames and recodes a force's export onto the "
-                "contract (as for triage validate)."
-            ),
-            show_default=False,
-        ),
-    ] = None,
+    mapping: MappingOpt = None,
 ) -> None:
     """Load an extract folder into the store: validated as `triage validate` does, then
     stored whole or not at all. Re-sent incidents with the same content are skipped."""
-    from triage._loading import read_folder
-    from triage._mapping import read_mapping
     from triage.cli._render import problems_table
+    from triage.contract.loading import read_folder
+    from triage.contract.mapping import read_mapping
+    from triage.exceptions import ConflictError
     from triage.service.ingest import ingest
-    from triage.service.store import ConflictError
 
     try:
         settings = _settings(database_url=database_url, tracking_uri=tracking_uri)
@@ -273,8 +253,8 @@ def show_queue(
     date: Annotated[str, typer.Option("--date", help="Day reported (UTC), YYYY-MM-DD.")],
     capacity: Annotated[int | None, typer.Option(help="Daily review capacity.", min=1)] = None,
     database_url: DatabaseUrl = None,
-    tracking_uri: TrackingUri = None,
-    model_name: ModelName = DEFAULT_MODEL,
+    tracking_uri: TrackingOpt = None,
+    model_name: ModelOpt = DEFAULT_MODEL_NAME,
 ) -> None:
     """The day's ranked queue, as reviewers see it (the read is audit-logged)."""
     from triage.service.reading import queue

@@ -26,15 +26,15 @@ import pandas as pd
 from rich.markup import escape
 
 from triage.cli._app import console
+from triage.cli._options import DEFAULT_MODEL_NAME
 from triage.cli._service import (
-    DEFAULT_MODEL,
     _actor,
     _load_scorer,
     _opened,
     _queue_table,
     _settings,
 )
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def _named(incidents: pd.DataFrame) -> set[str]:
 def _read(extract: Path | Extract) -> Extract:
     if isinstance(extract, Extract):
         return extract
-    from triage.schema import load_extract
+    from triage.contract.validation import load_extract
 
     return load_extract(extract)
 
@@ -107,7 +107,7 @@ def demo_queue(
     *,
     database_url: str | None = None,
     tracking_uri: str | None = None,
-    model_name: str = DEFAULT_MODEL,
+    model_name: str = DEFAULT_MODEL_NAME,
     capacity: int | None = None,
 ) -> QueueView:
     """Load the latest complete day of ``extract`` (a folder, or the extract already
@@ -117,9 +117,10 @@ def demo_queue(
     Settings not given come from the environment, as for `triage serve`, so the
     pages show this queue. Loading again is a no-op; a store filled from another
     extract is refused (``ConfigError``) with nothing written."""
+    from triage.exceptions import ConflictError
     from triage.service.ingest import ingest
     from triage.service.reading import queue
-    from triage.service.store import ConflictError, safe_url
+    from triage.service.store import safe_url
 
     settings = _settings(database_url=database_url, tracking_uri=tracking_uri, capacity=capacity)
     scorer = _load_scorer(settings, model_name)
@@ -156,7 +157,7 @@ def demo_queue(
 def _print_pages(database_url: str | None, tracking_uri: str | None, model_name: str) -> None:
     store = "" if database_url is None else f" --database-url {database_url}"
     serve = store + ("" if tracking_uri is None else f" --tracking-uri {tracking_uri}")
-    if model_name != DEFAULT_MODEL:
+    if model_name != DEFAULT_MODEL_NAME:
         serve += f" --model-name {model_name}"
     console.print("[bold]Open the reviewers' pages[/]")
     for line in (  # whole lines, so the commands can be copied

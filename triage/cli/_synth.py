@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from triage.cli._app import app, console, fail, progress_display
+from triage.contract.validation import load_extract
 from triage.exceptions import ConfigError, TriageError
-from triage.schema import load_extract
 from triage.synth import (
     TRUTH_FILE,
     DownRecording,
@@ -26,7 +26,7 @@ from triage.synth import (
 )
 
 if TYPE_CHECKING:
-    from triage.calibration import Fact
+    from triage.synth.facts import Fact
 
 __all__ = [
     "calibration_table",
@@ -205,7 +205,7 @@ def synth(
     prints the calibration report. With --report DIR, only reports on DIR.
     """
     # scikit-learn is imported only by the commands that use it, not by every command
-    from triage.calibration import calibration_report
+    from triage.synth.facts import calibration_report
 
     try:
         if report is not None:

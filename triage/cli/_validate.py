@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from triage.cli._app import app, console, fail
+from triage.cli._options import MappingOpt
 from triage.cli._render import validation_summary
+from triage.contract.validation import validate_extract
 from triage.exceptions import SchemaError, TriageError
-from triage.schema import validate_extract
 
 MESSAGE_VALID = "[bold green]valid:[/] the extract meets the data contract"
 
@@ -27,18 +28,7 @@ def validate(
             show_default=False,
         ),
     ],
-    mapping: Annotated[
-        Path | None,
-        typer.Option(
-            "--mapping",
-            "-m",
-            help=(
-                "Column-mapping YAML that renames and recodes a force's export onto the "
-                "contract (see examples/mapping.example.yaml)."
-            ),
-            show_default=False,
-        ),
-    ] = None,
+    mapping: MappingOpt = None,
     harm_weights: Annotated[
         Path | None,
         typer.Option(

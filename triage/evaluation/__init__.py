@@ -1,4 +1,4 @@
-"""Evaluation of escalation models (DESIGN §7, §8): out-of-time metrics of the model
+"""Evaluation of escalation models (docs/architecture.md §7, §8): out-of-time metrics of the model
 and its baselines (:mod:`~triage.evaluation.metrics`) and the HTML/JSON evaluation
 report (:mod:`~triage.evaluation.report`). Explanations and the fairness audit live
 in their own modules of this package.
@@ -6,7 +6,6 @@ in their own modules of this package.
 
 from triage.evaluation.metrics import (
     DEFAULT_BINS,
-    SCORERS,
     Evaluation,
     capacity_weights,
     evaluate,
@@ -24,7 +23,6 @@ from triage.evaluation.report import (
 
 __all__ = [
     "DEFAULT_BINS",
-    "SCORERS",
     "Evaluation",
     "capacity_weights",
     "evaluate",

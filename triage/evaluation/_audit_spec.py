@@ -1,4 +1,4 @@
-"""The audit spec (``evaluation/audit.yaml``, DESIGN §8): which groups are compared on
+"""The audit spec (``evaluation/audit.yaml``, docs/architecture.md §8): which groups are compared on
 which metrics, against which reference, with what tolerance, bootstrap and minimum
 group sizes. Everything that changes an audit's result lives here; the file is
 hashed like the other specs so a report can name the exact spec it came from."""
@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from triage.config import _load_yaml_model
+from triage.config import load_yaml_model
 
 __all__ = [
     "DEFAULT_AUDIT_SPEC",
@@ -133,7 +133,7 @@ class ThresholdOptionSpec(_AuditModel):
 
 
 class AuditSpec(_AuditModel):
-    """The fairness audit of DESIGN §8."""
+    """The fairness audit of docs/architecture.md §8."""
 
     name: str = Field(default="default", pattern=r"^[a-z][a-z0-9_]*$")
     operating_point: OperatingPointSpec = OperatingPointSpec()
@@ -169,4 +169,4 @@ class AuditSpec(_AuditModel):
 def load_audit_spec(path: str | Path | None = None) -> AuditSpec:
     """Load an audit spec (default: the shipped ``evaluation/audit.yaml``); a missing,
     malformed or invalid file raises ``ConfigError`` naming the file and the field."""
-    return _load_yaml_model(path, DEFAULT_AUDIT_SPEC, AuditSpec, "audit spec")
+    return load_yaml_model(path, DEFAULT_AUDIT_SPEC, AuditSpec, "audit spec")

@@ -18,7 +18,7 @@ from triage.evaluation._fairness_result import (
     FairnessReport,
     ThresholdOption,
 )
-from triage.evaluation._findings import ATTRIBUTE_TEXT, METRIC_TEXT
+from triage.evaluation.findings import ATTRIBUTE_TEXT, METRIC_TEXT
 
 __all__ = ["capacity_figure", "disparity_figure", "thresholds_figure"]
 

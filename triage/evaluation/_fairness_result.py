@@ -127,7 +127,7 @@ class AttributeResult:
 
 @dataclass(frozen=True)
 class FairnessReport:
-    """The fairness audit of one set of scored incidents (DESIGN §8)."""
+    """The fairness audit of one set of scored incidents (docs/architecture.md §8)."""
 
     spec_name: str
     spec_fingerprint: str

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from triage.contract import ETHNICITIES, SEXES
+from triage.contract.names import ETHNICITIES, SEXES
 
 __all__ = ["MISSING", "REQUIRED_COLUMNS", "Codes", "daily_top_k", "group_codes"]
 

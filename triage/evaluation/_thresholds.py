@@ -1,4 +1,4 @@
-"""Group-specific thresholds as an option considered (DESIGN §8), never applied.
+"""Group-specific thresholds as an option considered (docs/architecture.md §8), never applied.
 
 fairlearn's ``ThresholdOptimizer`` is fitted with ``prefit=True`` on the audited
 scores themselves (a pass-through estimator: the scores already are the model's

@@ -1,4 +1,4 @@
-"""Explanations of a LightGBM model's scores (DESIGN §1, §10): exact per-incident
+"""Explanations of a LightGBM model's scores (docs/architecture.md §1, §10): exact per-incident
 contributions as reasons in plain words, and a global SHAP summary.
 
 Per incident, LightGBM's own TreeSHAP (``pred_contrib=True``) gives each feature's
@@ -35,8 +35,8 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from triage._bundle import lightgbm_array
-from triage._catalogue import FeatureInfo
+from triage.features.catalogue import FeatureInfo
+from triage.models.bundle import lightgbm_array
 
 __all__ = [
     "GlobalExplanation",
@@ -90,9 +90,13 @@ class Reason:
 
     feature: str
     text: str
-    value: float | int | str | None
     contribution: float
-    direction: str  # "raises" or "lowers" the risk
+    value: float | int | str | None = None
+
+    @property
+    def direction(self) -> str:
+        """``"raises"`` or ``"lowers"`` the risk."""
+        return RAISES if self.contribution > 0 else LOWERS
 
 
 @dataclass(frozen=True)
@@ -230,9 +234,8 @@ def explain_incidents(
                 Reason(
                     feature=name,
                     text=describe_value(info[name], value),
-                    value=_python(value),
                     contribution=c,
-                    direction=RAISES if c > 0 else LOWERS,
+                    value=_python(value),
                 )
             )
         out.append(

@@ -1,9 +1,9 @@
-"""The fairness audit (DESIGN §8): per-group metrics at the hub's operating point and
+"""The fairness audit (docs/architecture.md §8): per-group metrics at the hub's operating point and
 their disparities to a reference group, with bootstrap intervals and flags.
 
 Input: one row per scored, labelled incident with the label (``y``, 0/1 or bool, no
 missing values), the predicted probability (``score``), ``reported_at`` and the
-protected attributes of :attr:`triage.features.FeatureMatrix.audit`
+protected attributes of :attr:`triage.features.build.FeatureMatrix.audit`
 (:func:`with_audit_attributes` joins them on ``incident_id``).
 
 Operating point: by default each UTC day's top ``capacity`` incidents by score are
@@ -56,11 +56,11 @@ from triage.evaluation._fairness_result import (
     ThresholdChange,
     ThresholdOption,
 )
-from triage.evaluation._findings import summarise
 from triage.evaluation._groups import MISSING, REQUIRED_COLUMNS, daily_top_k, group_codes
 from triage.evaluation._judge import disparities
 from triage.evaluation._metric_frame import metric_frame
 from triage.evaluation._thresholds import consider_thresholds
+from triage.evaluation.findings import summarise
 from triage.exceptions import ConfigError, SchemaError
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The fairness report (DESIGN §8): one HTML page an auditor can read without code
+"""The fairness report (docs/architecture.md §8): one HTML page an auditor can read without code
 and the same content as JSON.
 
 The page opens with a summary in plain words (what was tested, which groups are
@@ -30,15 +30,15 @@ from triage.evaluation._fairness_result import (
     Disparity,
     FairnessReport,
 )
-from triage.evaluation._findings import (
+from triage.evaluation.findings import (
     ATTRIBUTE_TEXT,
     METRIC_TEXT,
-    _operating,
-    _thresholds,
     base_rate_note,
+    operating_text,
+    thresholds_text,
 )
-from triage.evaluation._plots import figure_png_base64
-from triage.evaluation.report import _write_atomic, render_template
+from triage.evaluation.plots import figure_png_base64
+from triage.evaluation.report import render_template, write_atomic
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -127,7 +127,7 @@ def plain_summary(report: FairnessReport) -> tuple[str, ...]:
         f"group is compared with a reference group (the largest unless named); a difference "
         f"is flagged when the whole {report.confidence:.0%} interval of the ratio "
         f"({report.resamples} bootstrap resamples) lies outside [{low:g}, {high:g}].",
-        _operating(op),
+        operating_text(op),
     ]
     disparities = list(report.iter_disparities())
     side = {a.name: a.side for a in report.attributes}
@@ -189,7 +189,7 @@ def plain_summary(report: FairnessReport) -> tuple[str, ...]:
                 "escalations, or too few expected events)."
             )
     if report.thresholds is not None:
-        out.append(_thresholds(report.thresholds))
+        out.append(thresholds_text(report.thresholds))
     return tuple(out)
 
 
@@ -252,8 +252,8 @@ def write_fairness_report(
     text = json.dumps(fairness_json(report, extra), indent=2, allow_nan=False) + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     html_path, json_path = folder / f"{stem}.html", folder / f"{stem}.json"
-    _write_atomic(html_path, html)
-    _write_atomic(json_path, text)
+    write_atomic(html_path, html)
+    write_atomic(json_path, text)
     return html_path, json_path
 
 

@@ -1,5 +1,5 @@
-"""Out-of-time metrics of the model and its baselines (DESIGN §7), per split and
-pooled over all splits, from the validation frame of :func:`triage.modeling.train`.
+"""Out-of-time metrics of the model and its baselines (docs/architecture.md §7), per split and
+pooled over all splits, from the validation frame of :func:`triage.models.training.train`.
 
 Definitions, so every number can be checked by hand:
 
@@ -34,10 +34,10 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from triage.exceptions import ConfigError
+from triage.models.baselines import SCORERS
 
 __all__ = [
     "DEFAULT_BINS",
-    "SCORERS",
     "Evaluation",
     "capacity_weights",
     "evaluate",
@@ -50,7 +50,6 @@ __all__ = [
 Float = npt.NDArray[np.float64]
 
 DEFAULT_BINS = 10
-SCORERS: tuple[str, ...] = ("model", "logistic", "dash", "prior")
 POOLED = "pooled"
 _REQUIRED = ("incident_id", "reported_at", "split", "y", "dash_grade")
 MESSAGE_MISSING_COLUMNS = "the validation frame lacks the columns {columns}"
@@ -260,7 +259,7 @@ def evaluate(
     bins: int = DEFAULT_BINS,
     max_k: int | None = None,
 ) -> Evaluation:
-    """Evaluate a validation frame (``triage.modeling.TrainingResult.validation``).
+    """Evaluate a validation frame (``triage.models.training.TrainingResult.validation``).
 
     ``capacity`` is the daily review capacity (default: ``TRIAGE_CAPACITY``, 10);
     ``truth`` a table with ``incident_id`` and ``p_<label>`` (synthetic worlds).

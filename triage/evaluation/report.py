@@ -3,7 +3,7 @@ summary first, then figures and tables) and the same content as JSON.
 
 Templates live in ``triage/evaluation/templates`` and extend ``_base.html.j2``;
 other reports (fairness, model card) add their own templates and reuse
-:func:`render_template` and :func:`~triage.evaluation._plots.figure_png_base64`.
+:func:`render_template` and :func:`~triage.evaluation.plots.figure_png_base64`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from triage import __version__
-from triage.evaluation import _plots as plots
+from triage.evaluation import plots
 from triage.evaluation.metrics import POOLED, Evaluation
 
 __all__ = [
     "evaluation_html",
     "evaluation_json",
     "render_template",
+    "write_atomic",
     "write_evaluation_report",
 ]
 
@@ -168,7 +169,7 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
     return ev.to_dict()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -202,6 +203,6 @@ def write_evaluation_report(
     text = json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     html_path, json_path = folder / f"{stem}.html", folder / f"{stem}.json"
-    _write_atomic(html_path, html)
-    _write_atomic(json_path, text)
+    write_atomic(html_path, html)
+    write_atomic(json_path, text)
     return html_path, json_path

@@ -1,4 +1,4 @@
-"""The scoring service (DESIGN §10): a FastAPI app over a SQLAlchemy store that
+"""The scoring service (docs/architecture.md §10): a FastAPI app over a SQLAlchemy store that
 ingests incidents, scores them with the champion model, serves reviewers a ranked,
 explained daily queue, and records every score shown in a hash-chained audit log.
 
@@ -11,21 +11,18 @@ from __future__ import annotations
 from triage.service.app import create_app
 from triage.service.auth import ApiKey, Role
 from triage.service.models import LoadedModel, MlflowModels, ModelInfo, ModelSource, StaticModels
-from triage.service.scoring import Band, Bands, BundleScorer, Reason, Score, Scorer, StubScorer
-from triage.service.store import ConflictError, NotFoundError, Store
+from triage.service.scoring import Band, Bands, BundleScorer, Score, Scorer, StubScorer
+from triage.service.store import Store
 
 __all__ = [
     "ApiKey",
     "Band",
     "Bands",
     "BundleScorer",
-    "ConflictError",
     "LoadedModel",
     "MlflowModels",
     "ModelInfo",
     "ModelSource",
-    "NotFoundError",
-    "Reason",
     "Role",
     "Score",
     "Scorer",

@@ -3,8 +3,8 @@
 Rows carry the SHA-256 of their canonical content (contract columns in contract
 order, timestamps as UTC ISO text to the microsecond), so a re-sent row is found
 equal or different without comparing column by column. Stored rows come back as an
-:class:`~triage.contract.Extract` built straight in the contract's dtypes: they
-passed :func:`~triage.schema.validate_frames` on the way in and the store never
+:class:`~triage.contract.names.Extract` built straight in the contract's dtypes: they
+passed :func:`~triage.contract.validation.validate_frames` on the way in and the store never
 changes a row, so checking them again on every read would only cost time
 (``tests/service/test_frames.py`` proves both roads give the same extract).
 """
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.contract import (
+from triage.contract.harm import load_harm_weights
+from triage.contract.names import (
     BOOL_FLAGS,
     DASH_GRADES,
     DASH_QUESTIONS,
@@ -34,7 +35,6 @@ from triage.contract import (
     SEXES,
     Extract,
 )
-from triage.harm import load_harm_weights
 
 __all__ = ["COLUMNS", "KEYS", "Record", "extract_from_records", "key_of", "records_of"]
 
@@ -129,7 +129,7 @@ def _dtypes_for(incident_types: tuple[str, ...]) -> dict[str, dict[str, Any]]:
 
 
 def _dtypes() -> dict[str, dict[str, Any]]:
-    """Each stored column's contract dtype (``triage.schema``'s normalised tables)."""
+    """Each stored column's contract dtype (``triage.contract.validation``'s normalised tables)."""
     return _dtypes_for(tuple(load_harm_weights().names))
 
 

@@ -15,34 +15,27 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.orm import Session
 
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.service._frames import Record, extract_from_records
 from triage.service.scoring import Score, Scorer
-from triage.service.tables import IncidentRow, OrderRow, PersonRow, ScoreRow
+from triage.service.tables import IncidentRow, OrderRow, PersonRow, ScoreRow, in_chunks
 
-__all__ = ["HistoryKey", "Prepared", "history_for", "prepare_scores", "score_missing"]
+__all__ = ["HistoryKey", "PreparedScores", "history_for", "prepare_scores", "score_missing"]
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 500  # ids per IN (...) list, well under every backend's parameter limit
-T = TypeVar("T")
 
 _INCIDENTS = IncidentRow.__table__
 _PEOPLE = PersonRow.__table__
 _ORDERS = OrderRow.__table__
-
-
-def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 #: batch rows not stored yet, by table, read as if they were
@@ -60,7 +53,7 @@ class HistoryKey:
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedScores:
     """Scores computed before the write transaction, and the history they saw."""
 
     ids: tuple[str, ...]
@@ -71,7 +64,7 @@ class Prepared:
 def _rows(session: Session, table: Any, column: Any, ids: Iterable[str]) -> list[dict[str, Any]]:
     wanted = sorted(set(ids))
     found: list[dict[str, Any]] = []
-    for chunk in _chunks(wanted):
+    for chunk in in_chunks(wanted):
         found += [
             dict(r) for r in session.execute(select(table).where(column.in_(chunk))).mappings()
         ]
@@ -91,7 +84,7 @@ def _history_rows(
         ({r["victim_id"] for r in queried} | {r["perpetrator_id"] for r in queried}) - {None}
     )
     incidents: dict[str, Record] = {}
-    for chunk in _chunks(persons):
+    for chunk in in_chunks(persons):
         clause = or_(_INCIDENTS.c.victim_id.in_(chunk), _INCIDENTS.c.perpetrator_id.in_(chunk))
         for row in session.execute(select(_INCIDENTS).where(clause)).mappings():
             incidents[row["incident_id"]] = dict(row)
@@ -143,7 +136,7 @@ def history_for(session: Session, incident_ids: Sequence[str]) -> Extract:
 def _unscored(session: Session, incident_ids: Iterable[str], version: str) -> list[str]:
     wanted = sorted(set(incident_ids))
     done: set[str] = set()
-    for chunk in _chunks(wanted):
+    for chunk in in_chunks(wanted):
         done |= set(
             session.scalars(
                 select(ScoreRow.incident_id).where(
@@ -165,16 +158,16 @@ def _score(scorer: Scorer, todo: Sequence[str], history: Extract) -> dict[str, S
 
 def prepare_scores(
     session: Session, incident_ids: Sequence[str], scorer: Scorer, pending: Pending
-) -> Prepared:
+) -> PreparedScores:
     """Scores of those of ``incident_ids`` not yet scored by the scorer's version, on
     the history the store will hold with ``pending`` in it (read in ``session``,
     which need not hold the write lock)."""
     todo = _unscored(session, incident_ids, scorer.model_version)
     if not todo:
-        return Prepared((), HistoryKey(frozenset(), frozenset(), None))
+        return PreparedScores((), HistoryKey(frozenset(), frozenset(), None))
     rows = _history_rows(session, todo, pending)
     scores = _score(scorer, todo, extract_from_records(*rows))
-    return Prepared(tuple(todo), _key(*rows), scores)
+    return PreparedScores(tuple(todo), _key(*rows), scores)
 
 
 def score_missing(
@@ -182,7 +175,7 @@ def score_missing(
     incident_ids: Sequence[str],
     scorer: Scorer,
     *,
-    prepared: Prepared | None = None,
+    prepared: PreparedScores | None = None,
 ) -> int:
     """Score those of ``incident_ids`` the scorer's version has not scored yet,
     taking the ``prepared`` scores when their history is still the store's."""

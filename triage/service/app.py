@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from triage import __version__
+from triage.config import DEFAULT_MODEL_NAME
 from triage.exceptions import TriageError
 from triage.service import auth
 from triage.service.errors import install_error_handlers
 from triage.service.models import (
-    DEFAULT_MODEL_NAME,
     LoadedModel,
     MlflowModels,
     ModelSource,
@@ -47,7 +47,7 @@ _DESCRIPTION = (
 def check_settings(settings: Settings) -> None:
     """Refuse settings the service must not start with (``ConfigError``): a store
     that forgets (in-memory SQLite), an unsupported backend, a retired MLflow store."""
-    from triage.registry import ensure_local_store
+    from triage.registry.tracking import ensure_local_store
 
     check_database_url(settings.database_url)
     ensure_local_store(settings)

@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log (DESIGN §10).
+"""The append-only, hash-chained audit log (docs/architecture.md §10).
 
 Each entry records who (API key id), when, what (action), which incidents and which
 model version. Its hash is SHA-256 over the previous entry's hash and the entry's

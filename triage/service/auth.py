@@ -1,4 +1,4 @@
-"""API keys and roles (DESIGN §10).
+"""API keys and roles (docs/architecture.md §10).
 
 A key reads ``trk.<key id>.<secret>``. Only the key id (public: it names the key in
 the audit log) and a salted SHA-256 of the secret are stored; the key is shown once,

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from triage.exceptions import Forbidden, ModelUnavailable
 from triage.service import auth
 from triage.service.auth import ApiKey, Role
-from triage.service.errors import Forbidden, ModelUnavailable
 from triage.service.models import LoadedModel, ModelSource
 from triage.service.scoring import Scorer
 from triage.service.store import Store

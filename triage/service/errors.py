@@ -22,15 +22,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from triage.exceptions import AuthError, ModelNotFoundError, SchemaError, TriageError
+from triage.exceptions import (
+    AuthError,
+    ConflictError,
+    Forbidden,
+    ModelNotFoundError,
+    ModelUnavailable,
+    NotFoundError,
+    SchemaError,
+    StoreBusy,
+    TriageError,
+)
 from triage.service.schemas import ErrorBody, ProblemOut
-from triage.service.store import ConflictError, NotFoundError, StoreBusy
 
 __all__ = [
     "BusyPage",
     "ErrorPage",
-    "Forbidden",
-    "ModelUnavailable",
     "install_error_handlers",
     "install_error_page",
     "responses",
@@ -67,14 +74,6 @@ _DESCRIPTIONS = {
         "`Retry-After` header; nothing was written, so the same request can be sent again)."
     ),
 }
-
-
-class Forbidden(AuthError):
-    """An authenticated key whose role does not grant the route."""
-
-
-class ModelUnavailable(TriageError):
-    """No model is loaded, so nothing can be scored."""
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:

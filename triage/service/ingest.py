@@ -1,6 +1,6 @@
 """Ingesting a batch: the same contract as ``triage validate``, all or nothing.
 
-A batch is validated whole (:func:`~triage.schema.validate_frames`); one bad row
+A batch is validated whole (:func:`~triage.contract.validation.validate_frames`); one bad row
 and nothing is stored, every problem is returned. People the incidents name may be
 left out of a batch when the store already holds them. A batch in a force's own
 names and codes is mapped onto the contract first (``mapping``, as ``triage validate
@@ -30,16 +30,16 @@ import pandas as pd
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from triage._checks import ReadOptions
-from triage._mapping import ColumnMapping, apply_mapping
-from triage.exceptions import SchemaError
-from triage.schema import ValidationReport, validate_frames
+from triage.contract.checks import ReadOptions
+from triage.contract.mapping import ColumnMapping, apply_mapping
+from triage.contract.validation import ValidationReport, validate_frames
+from triage.exceptions import ConflictError, SchemaError
 from triage.service import audit_log
 from triage.service._frames import COLUMNS, KEYS, Record, key_of, records_of
-from triage.service._scoring_store import Prepared, prepare_scores, score_missing
+from triage.service._scoring_store import PreparedScores, prepare_scores, score_missing
 from triage.service.scoring import Scorer
-from triage.service.store import ConflictError, Store
-from triage.service.tables import IncidentRow, OrderRow, PersonRow
+from triage.service.store import Store
+from triage.service.tables import IncidentRow, OrderRow, PersonRow, in_chunks
 
 __all__ = ["IngestResult", "ingest"]
 
@@ -50,7 +50,6 @@ _TABLES: dict[str, Any] = {
     "incidents": IncidentRow.__table__,
     "orders": OrderRow.__table__,
 }
-_CHUNK = 300  # keys per IN (...) list
 _INSERT_CHUNK = 5000  # rows per executemany
 
 
@@ -84,7 +83,7 @@ def _stored_people(
     with store.read_session() as s:
         rows = [
             dict(r)
-            for chunk in _chunked(sorted(named))
+            for chunk in in_chunks(sorted(named))
             for r in s.execute(select(table).where(table.c.person_id.in_(chunk))).mappings()
         ]
     found = pd.DataFrame(rows, columns=list(COLUMNS["people"]), dtype=object)
@@ -121,10 +120,6 @@ def _validated(
     return validate_frames(incidents, people, orders, read_options=options)
 
 
-def _chunked(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
 def _existing(
     session: Session, table: str, records: Sequence[Record]
 ) -> dict[tuple[Any, ...], str]:
@@ -132,7 +127,7 @@ def _existing(
     sql = _TABLES[table]
     keys = [sql.c[k] for k in KEYS[table]]
     found: dict[tuple[Any, ...], str] = {}
-    for chunk in _chunked([key_of(table, r) for r in records]):
+    for chunk in in_chunks([key_of(table, r) for r in records]):
         where = keys[0].in_([k[0] for k in chunk]) if len(keys) == 1 else tuple_(*keys).in_(chunk)
         for row in session.execute(select(*keys, sql.c.content_sha256).where(where)):
             found[tuple(row[:-1])] = row[-1]
@@ -159,7 +154,7 @@ def _split(
     return new, same, clash
 
 
-def _prepared(store: Store, records: dict[str, list[Record]], scorer: Scorer) -> Prepared:
+def _prepared(store: Store, records: dict[str, list[Record]], scorer: Scorer) -> PreparedScores:
     """The batch's scores, computed on a read snapshot before the write lock."""
     with store.read_session() as s:
         split = {t: _split(s, t, rs) for t, rs in records.items()}

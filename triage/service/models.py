@@ -1,6 +1,6 @@
 """Where the service's model comes from: a :class:`ModelSource` names the champion,
 loads it as a :class:`~triage.service.scoring.Scorer`, and reads any version's
-metrics and reports. :class:`MlflowModels` reads the registry (DESIGN §10);
+metrics and reports. :class:`MlflowModels` reads the registry (docs/architecture.md §10);
 :class:`StaticModels` is the test double. :class:`LoadedModel` holds what is being
 served and swaps it atomically on reload.
 """
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from triage.config import DEFAULT_MODEL_NAME
 from triage.exceptions import ModelNotFoundError, TriageError
 from triage.service import audit_log
 from triage.service.scoring import Scorer, load_bundle_scorer
@@ -28,7 +29,6 @@ from triage.service.store import Store
 from triage.service.tables import AuditRow
 
 __all__ = [
-    "DEFAULT_MODEL_NAME",
     "LoadedModel",
     "MlflowModels",
     "ModelInfo",
@@ -40,8 +40,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: the registered model the service serves (named after its label, DESIGN §10)
-DEFAULT_MODEL_NAME = "serious_harm_365d"
+#: the registered model the service serves (named after its label, docs/architecture.md §10)
 _CARD_NAMES = ("MODEL_CARD.md", "model_card.md")
 
 
@@ -92,7 +91,7 @@ class MlflowModels:
 
     def _reg(self) -> Any:
         if self._registry is None:
-            from triage.registry import MlflowRegistry
+            from triage.registry.tracking import MlflowRegistry
 
             self._registry = MlflowRegistry(self.tracking_uri)
         return self._registry

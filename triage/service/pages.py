@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from triage.exceptions import AuthError
+from triage.exceptions import AuthError, PageProblem
 from triage.service import auth
 from triage.service.auth import ApiKey, Role
 from triage.service.deps import StoreDep
@@ -31,7 +31,6 @@ from triage.service.pages_audit import router as audit_router
 from triage.service.pages_review import router as review_router
 from triage.service.pages_session import (
     FormDep,
-    PageProblem,
     busy_page,
     csrf_token,
     install_sessions,

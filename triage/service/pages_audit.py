@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from triage.exceptions import ModelNotFoundError
+from triage.exceptions import ModelNotFoundError, NotFoundError, PageProblem
 from triage.service import audit_log
 from triage.service.auth import ApiKey, Role
 from triage.service.deps import LoadedDep, ModelsDep, StoreDep
-from triage.service.pages_session import PageProblem, render, require_page
-from triage.service.store import NotFoundError
+from triage.service.pages_session import render, require_page
 
 __all__ = ["PAGE_SIZE", "router"]
 

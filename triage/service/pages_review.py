@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from triage.exceptions import NotFoundError, PageProblem
 from triage.service import reading
 from triage.service.auth import ApiKey, Role
 from triage.service.deps import OptionalScorerDep, SettingsDep, StoreDep
-from triage.service.pages_session import FormDep, PageProblem, render, require_page
+from triage.service.pages_session import FormDep, render, require_page
 from triage.service.routes.queue import MAX_CAPACITY
 from triage.service.schemas import Decision, ReviewIn
 from triage.service.scoring import Band, Scorer
-from triage.service.store import NotFoundError
 
 __all__ = ["DECISION_LABELS", "MESSAGE_NO_MODEL", "router"]
 

@@ -25,6 +25,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from triage.exceptions import PageProblem
 from triage.service.auth import ApiKey, Role, find_key
 from triage.service.deps import StoreDep
 from triage.settings import Settings
@@ -87,16 +88,6 @@ _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-
-class PageProblem(Exception):
-    """A page that cannot be shown: rendered as an HTML page with ``status``, or a
-    redirect to the sign-in page when ``status`` is 401."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def install_sessions(app: FastAPI, settings: Settings) -> None:

@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from triage.contract import BOOL_FLAGS
+from triage.contract.names import BOOL_FLAGS
+from triage.evaluation.explain import Reason
+from triage.exceptions import NotFoundError
 from triage.service import audit_log
 from triage.service._scoring_store import score_missing
-from triage.service.scoring import Reason, Scorer
-from triage.service.store import NotFoundError, Store
+from triage.service.scoring import Scorer
+from triage.service.store import Store
 from triage.service.tables import IncidentRow, ReviewRow, ScoreRow
 
 __all__ = [
@@ -102,7 +104,8 @@ class IncidentView:
 
 
 def _reasons(raw: str) -> tuple[Reason, ...]:
-    return tuple(Reason(**r) for r in json.loads(raw))
+    fields = ("feature", "text", "contribution", "value")
+    return tuple(Reason(**{k: r[k] for k in fields if k in r}) for r in json.loads(raw))
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:

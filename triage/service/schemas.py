@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, model_validator
 
-from triage.contract import DASH_QUESTIONS, INCIDENT_COLUMNS, PEOPLE_COLUMNS
+from triage.contract.names import DASH_QUESTIONS, INCIDENT_COLUMNS, PEOPLE_COLUMNS
 from triage.service.scoring import Band
 
 __all__ = [
@@ -100,7 +100,8 @@ class _Out(BaseModel):
 
 class IncidentBatch(BaseModel):
     """A batch of incidents and the people they name (people already stored may be
-    left out); optionally protective orders. Columns as the data contract (DESIGN §3)."""
+    left out); optionally protective orders. Columns as the data contract
+    (docs/architecture.md §3)."""
 
     model_config = ConfigDict(
         extra="forbid",

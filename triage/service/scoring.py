@@ -1,7 +1,7 @@
 """What the service needs of a model: a :class:`Scorer` turns incidents plus their
 stored history into a probability, a band and the reasons behind each score.
 
-:class:`BundleScorer` is the real one: the same :func:`~triage.features.build_features`
+:class:`BundleScorer` is the real one: the same :func:`~triage.features.build.build_features`
 as training (no training/serving skew), a verified model bundle, and per-incident
 reasons from LightGBM's contributions. :class:`StubScorer` is a public test double
 (as ``httpx.MockTransport`` is): deterministic, history-aware, no model needed.
@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from triage.config import FeatureSetSpec
-from triage.contract import Extract
-from triage.features import FeatureMatrix, build_features
+from triage.contract.names import Extract
+from triage.evaluation.explain import Reason
+from triage.features.build import FeatureMatrix, build_features
 
 __all__ = [
     "Band",
@@ -60,16 +61,6 @@ class Bands:
         if probability >= self.high:
             return Band.HIGH
         return Band.MEDIUM if probability >= self.medium else Band.LOW
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One plain-words reason: the feature, what it says, and how far it moved the
-    score (log-odds contribution; positive raises the risk)."""
-
-    feature: str
-    text: str
-    contribution: float
 
 
 @dataclass(frozen=True)
@@ -142,7 +133,7 @@ def bundle_explainer(booster: Any, top: int = 3) -> Explainer:
     def explain(matrix: FeatureMatrix) -> list[list[Reason]]:
         threads = 1 if len(matrix.X) <= _FEW_ROWS else None
         found = explain_incidents(booster, matrix.X, matrix.catalogue, top=top, threads=threads)
-        return [[Reason(r.feature, r.text, r.contribution) for r in e.reasons] for e in found]
+        return [list(e.reasons) for e in found]
 
     return explain
 
@@ -150,7 +141,7 @@ def bundle_explainer(booster: Any, top: int = 3) -> Explainer:
 def load_bundle_scorer(folder: Path, model_version: str, *, top_reasons: int = 3) -> BundleScorer:
     """Load the bundle in ``folder`` (every file's hash verified, nothing pickled) with
     the feature spec it was trained on."""
-    from triage.modeling import ModelBundle
+    from triage.models.bundle import ModelBundle
 
     bundle = ModelBundle.load(folder)
     return BundleScorer(

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from triage.exceptions import ConfigError, TriageError
+from triage.exceptions import ConfigError, ConflictError, NotFoundError, StoreBusy
 from triage.service import audit_log
 from triage.service.tables import (
     ApiKeyRow,
@@ -47,26 +47,6 @@ MESSAGE_MEMORY_DB = (
     "an in-memory SQLite database loses every incident, review and audit entry when the "
     "process ends; give a file (sqlite:///path/triage.db) or a PostgreSQL URL"
 )
-
-
-class ConflictError(TriageError):
-    """Re-sent rows differ from what the store holds under the same ids."""
-
-    def __init__(self, conflicts: dict[str, list[str]]) -> None:
-        self.conflicts = conflicts
-        named = "; ".join(f"{t}: {', '.join(ids)}" for t, ids in conflicts.items())
-        super().__init__(f"already stored with different content ({named})")
-
-
-class NotFoundError(TriageError):
-    """No such incident (or other record) in the store."""
-
-
-class StoreBusy(TriageError):
-    """Other writers held the store for longer than the busy timeout; nothing was
-    written, and the same request may simply be sent again."""
-
-    retry_after = 1  # seconds
 
 
 #: PostgreSQL's lock_not_available, serialization_failure and deadlock_detected

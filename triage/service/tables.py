@@ -1,14 +1,15 @@
 """The store's tables (SQLAlchemy 2 declarative models).
 
-Incidents, people and orders keep the data contract's columns (DESIGN §3) plus the
+Incidents, people and orders keep the data contract's columns (docs/architecture.md §3) plus the
 SHA-256 of their canonical content, which makes a re-sent row a no-op and a changed
 one a conflict. Timestamps are UTC on every backend (:class:`UtcDateTime`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -24,9 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from triage.contract import BOOL_FLAGS, DASH_QUESTIONS
+from triage.contract.names import BOOL_FLAGS, DASH_QUESTIONS
 
 __all__ = [
+    "IN_CHUNK",
     "ApiKeyRow",
     "AuditRow",
     "Base",
@@ -36,6 +38,7 @@ __all__ = [
     "ReviewRow",
     "ScoreRow",
     "UtcDateTime",
+    "in_chunks",
 ]
 
 _ID = 64
@@ -174,3 +177,16 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(_HASH))
     hash: Mapped[str] = mapped_column(String(_HASH), unique=True)
+
+
+#: keys per ``IN (...)`` list: well under every backend's bound-parameter limit, even
+#: for composite keys of several columns
+IN_CHUNK = 300
+
+_T = TypeVar("_T")
+
+
+def in_chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of at most ``size``, for ``IN (...)`` lookups."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

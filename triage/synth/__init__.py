@@ -1,4 +1,4 @@
-"""The synthetic world (DESIGN §9): a county whose domestic-abuse records come from a
+"""The synthetic world (docs/architecture.md §9): a county whose domestic-abuse records come from a
 hidden process we control, with a ground-truth table beside the extract.
 
 There is no public incident-level data; this world stands in for a force's extract

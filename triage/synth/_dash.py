@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from triage.contract import DASH_QUESTIONS
+from triage.contract.names import DASH_QUESTIONS
 
 __all__ = ["draw_dash"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from triage.contract import DASH_QUESTIONS
+from triage.contract.names import DASH_QUESTIONS
 from triage.synth._config import DownRecording, RecordingBias
 
 __all__ = [

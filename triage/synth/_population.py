@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from triage.contract import ETHNICITIES, SEXES
+from triage.contract.names import ETHNICITIES, SEXES
 from triage.synth._process import ACTIVE
 
 __all__ = ["CAREER_MEAN_YEARS", "NEW_DYAD_START", "Population", "draw_population"]

@@ -1,6 +1,6 @@
 """Dress the recorded incidents as a police extract: ids, timestamps, relationship
 codes, officer-recorded flags, DASH, protective orders and breaches, and the people
-table. The result is already normalised as ``triage.contract`` describes."""
+table. The result is already normalised as ``triage.contract.names`` describes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from triage.contract import (
+from triage.contract.names import (
     DASH_GRADES,
     DASH_QUESTIONS,
     ETHNICITIES,
@@ -290,7 +290,7 @@ def build_tables(
 
 
 def _harm_order() -> list[str]:
-    from triage.harm import load_harm_weights
+    from triage.contract.harm import load_harm_weights
 
     return load_harm_weights().names
 

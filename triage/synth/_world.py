@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from triage.contract import Extract
+from triage.contract.names import Extract
 from triage.synth import _marks as marks
 from triage.synth._config import SynthConfig
 from triage.synth._dash import draw_dash

@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Path
 
+from triage.exceptions import StoreBusy
 from triage.service import ingest as ingesting
 from triage.service import reading
 from triage.service.deps import IngestDep, OptionalScorerDep, ReviewerDep, StoreDep
@@ -24,7 +25,7 @@ from triage.service.schemas import (
     ReviewOut,
     Scalar,
 )
-from triage.service.store import MESSAGE_BUSY, Store, StoreBusy
+from triage.service.store import MESSAGE_BUSY, Store
 
 router = APIRouter(tags=["incidents"])
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from triage.exceptions import ModelUnavailable
 from triage.service.deps import AdminDep, AuditorDep, LoadedDep, ModelReaderDep, ModelsDep, StoreDep
-from triage.service.errors import ModelUnavailable, responses
+from triage.service.errors import responses
 from triage.service.models import ModelInfo, reload_champion
 from triage.service.schemas import MAX_INT, ModelOut, ModelReportOut, ReloadOut
 

@@ -1,4 +1,4 @@
-"""``GET /queue``: the day's ranked queue (``reviewer``), exactly as DESIGN §10."""
+"""``GET /queue``: the day's ranked queue (``reviewer``), exactly as docs/architecture.md §10."""
 
 from __future__ import annotations
 
