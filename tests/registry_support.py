@@ -61,6 +61,27 @@ def register_small(
     )
 
 
+@cache
+def prepared_world(folder: Path, world_seed: int) -> Prepared:
+    """Another small world (seed ``world_seed``): different data from ``prepared_small``."""
+    return prepare(small_world(world_seed).extract, _spec_file(folder))
+
+
+def register_world(
+    registry: MlflowRegistry, folder: Path, world_seed: int, *, audit: AuditSpec
+) -> Trained:
+    """Train, audit and register one version on the small world of ``world_seed``."""
+    return train_and_register(
+        prepared_world(folder, world_seed),
+        registry,
+        truth=small_world(world_seed).truth,
+        capacity=CAPACITY,
+        report_dir=folder / f"reports-world-{world_seed}",
+        audit_spec=audit,
+        shap_sample=200,
+    )
+
+
 def fresh_registry(factory: pytest.TempPathFactory, name: str) -> MlflowRegistry:
     """An empty MLflow store in its own folder (a copy of a migrated template)."""
     return registry_in(factory, factory.mktemp(name))

@@ -152,7 +152,12 @@ def start_service(
         name="stub",
         metrics={1: {"pooled_model_roc_auc": 0.71}, 2: {"pooled_model_roc_auc": 0.74}},
     )
-    settings = Settings(database_url=store.url, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    settings = Settings(
+        database_url=store.url,
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        api_docs=True,  # the tests read the schema
+        auth_failures_per_minute=10_000,  # the role tests send many bad keys on purpose
+    )
     app = create_app(settings, store=store, models=models)
     with serving(app) as url:
         yield Service(url, keys, ids, store, models)

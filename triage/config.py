@@ -27,12 +27,15 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_MODEL_SPEC",
     "ENTITIES",
+    "FAMILIES",
     "INCIDENT_ATTRIBUTES",
     "POINT_AGGREGATES",
     "PROTECTED_ATTRIBUTES",
     "WINDOWED_AGGREGATES",
     "AggregateGroup",
     "CalibrationSpec",
+    "ChampionRule",
+    "Family",
     "FeatureSetSpec",
     "GridPoint",
     "LabelSpec",
@@ -249,13 +252,39 @@ class LogisticSpec(_Spec):
     max_rows: int = Field(default=100_000, ge=100)
 
 
+Family = Literal["logistic", "lightgbm"]
+#: the model families a champion may come from, simplest first
+FAMILIES: tuple[Family, ...] = ("logistic", "lightgbm")
+
+
+class ChampionRule(_Spec):
+    """Which candidate family ships: the simplest, unless a more complex one beats
+    it by at least ``min_auc_gain`` pooled out-of-time AUC and (with
+    ``split_wins``) on every split."""
+
+    families: tuple[Family, ...] = Field(default=FAMILIES, min_length=1)
+    min_auc_gain: float = Field(default=0.005, ge=0, le=1)
+    split_wins: bool = True
+
+    @model_validator(mode="after")
+    def _simplest_first(self) -> ChampionRule:
+        if len(set(self.families)) != len(self.families):
+            raise ValueError(f"families must be distinct, got {list(self.families)}")
+        order = [FAMILIES.index(f) for f in self.families]
+        if order != sorted(order):
+            raise ValueError(f"list families simplest first ({', '.join(FAMILIES)})")
+        return self
+
+
 class ModelParams(_Spec):
-    """The ``model:`` section: booster, grid, calibration and the logistic baseline."""
+    """The ``model:`` section: booster, grid, calibration, the logistic baseline,
+    and the rule that picks the family that ships."""
 
     lightgbm: LightGBMParams = LightGBMParams()
     grid: tuple[GridPoint, ...] = ()
     calibration: CalibrationSpec = CalibrationSpec()
     logistic: LogisticSpec = LogisticSpec()
+    champion: ChampionRule = ChampionRule()
 
 
 class ModelSpec(_Spec):

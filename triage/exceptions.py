@@ -10,7 +10,7 @@
     ├── AuthError             a missing, unknown or revoked API key
     │   └── Forbidden         a valid key whose role does not grant the route
     ├── ModelUnavailable      the service has no model loaded, so nothing can be scored
-    ├── ConflictError         re-sent rows differ from what the store holds
+    ├── ConflictError         a re-sent incident or order differs from the stored one
     ├── NotFoundError         no such incident (or other record) in the store
     ├── StoreBusy             other writers held the store past the busy timeout
     └── PageProblem           a web page that cannot be shown (rendered as HTML)
@@ -92,7 +92,9 @@ class ModelUnavailable(TriageError):
 
 
 class ConflictError(TriageError):
-    """Re-sent rows differ from what the store holds under the same ids."""
+    """Re-sent incidents or orders differ from what the store holds under the same ids
+    (people change by versions instead). ``conflicts`` names them for the command line;
+    the service answers without them, so its answer is no oracle."""
 
     def __init__(self, conflicts: dict[str, list[str]]) -> None:
         self.conflicts = conflicts

@@ -24,6 +24,7 @@ from triage.config import (
     DEFAULT_MODEL_SPEC,
     FeatureSetSpec,
     ModelSpec,
+    SpecSource,
     read_spec,
 )
 from triage.contract.harm import HarmWeights, load_harm_weights
@@ -48,7 +49,12 @@ from triage.models.temporal import TemporalPlan, make_splits
 from triage.models.training import TrainingResult, train
 from triage.registry.audit import SCORE, audit_predictions, write_audit_data
 from triage.registry.card import log_model_card
-from triage.registry.gates import FAIRNESS_FLAGS_TAG
+from triage.registry.gates import (
+    FAIRNESS_FLAGS_TAG,
+    FAIRNESS_UNJUDGED_TAG,
+    FAMILY_REASON_TAG,
+    FAMILY_TAG,
+)
 from triage.registry.tracking import AUDIT_PATH, MlflowRegistry, RunRecord, Tracker, VersionInfo
 
 __all__ = [
@@ -85,8 +91,8 @@ class Prepared:
 
 def prepare(
     extract: Extract,
-    model_spec: str | Path = DEFAULT_MODEL_SPEC,
-    feature_spec: str | Path = DEFAULT_FEATURE_SPEC,
+    model_spec: SpecSource = DEFAULT_MODEL_SPEC,
+    feature_spec: SpecSource = DEFAULT_FEATURE_SPEC,
     *,
     harm: HarmWeights | None = None,
     end: pd.Timestamp | None = None,
@@ -127,12 +133,18 @@ def audit_validation(
     training: TrainingResult,
     matrix: FeatureMatrix,
     spec: AuditSpec | None = None,
+    incidents: pd.DataFrame | None = None,
 ) -> tuple[FairnessReport, pd.DataFrame]:
     """Audit the out-of-time predictions at ``spec``'s operating point (default: the
     shipped ``evaluation/audit.yaml``); returns the report and the predictions as
-    logged for re-auditing (group labels and scores, no identifiers)."""
+    logged for re-auditing (group labels, scores and cluster numbers, no identifiers).
+    ``incidents`` (the extract's) name each incident's victim and perpetrator, so the
+    bootstrap resamples people; without them it resamples incidents."""
     spec = spec if spec is not None else load_audit_spec()
     scored = with_audit_attributes(training.validation, matrix.audit)
+    if incidents is not None:
+        people = incidents[["incident_id", "victim_id", "perpetrator_id"]].astype("string")
+        scored = scored.merge(people, on="incident_id", how="left", validate="many_to_one")
     logged = audit_predictions(scored, spec)
     return audit_fairness(logged, spec, score=SCORE), logged
 
@@ -200,12 +212,12 @@ def train_and_register(
     )
     say("fairness audit")
     spec = _audit_spec(audit_spec, evaluation.capacity)
-    fairness, logged = audit_validation(training, prepared.matrix, spec)
+    fairness, logged = audit_validation(training, prepared.matrix, spec, prepared.extract.incidents)
     fair_html, fair_json = write_fairness_report(fairness, reports, extra={"label": label})
     say("SHAP summary")
     final = prepared.matrix.X.iloc[prepared.plan.final]
     shap = global_explanation(
-        training.bundle.booster, final, prepared.matrix.catalogue, sample=shap_sample, seed=seed
+        training.bundle, final, prepared.matrix.catalogue, sample=shap_sample, seed=seed
     )
     shap_files = write_global_explanation(shap, reports)
     say("registry")
@@ -226,7 +238,10 @@ def train_and_register(
                 "shap_sample": shap.sample_size,
                 **{f"lgb_{k}": v for k, v in dict(meta["lightgbm_params"]).items()},
             },
-            metrics=run_metrics(evaluation),
+            metrics={
+                **run_metrics(evaluation),
+                **{f"family_auc_{f}": a for f, a in training.family.pooled_auc.items()},
+            },
             tags={
                 "data_fingerprint": str(meta["data_fingerprint"]),
                 "feature_spec_fingerprint": str(meta["feature_spec_fingerprint"]),
@@ -234,16 +249,19 @@ def train_and_register(
                 "harm_sha256": str(meta["harm_sha256"]),
                 "label": label,
                 "label_description": target.description,
+                FAMILY_TAG: training.family.family,
+                FAMILY_REASON_TAG: training.family.reason,
                 "triage_version": __version__,
                 "audit_spec_fingerprint": fairness.spec_fingerprint,
                 FAIRNESS_FLAGS_TAG: ",".join(fairness.primary_flags),
+                FAIRNESS_UNJUDGED_TAG: ",".join(fairness.unjudged),
                 **_periods(prepared, training),
             },
             bundle_dir=folder,
             booster_file=folder / "booster.txt",
             reports=[html, js, fair_html, fair_json, *shap_files],
             dataset=_dataset(prepared),
-            description=f"{label}: LightGBM with {meta['calibration']} calibration",
+            description=f"{label}: {training.family.family} with {meta['calibration']} calibration",
             artifacts={AUDIT_PATH: audit_files},
         )
         version = tracker.record(record)

@@ -30,11 +30,17 @@ class Settings(BaseModel):
     database_url: str = DEFAULT_DATABASE_URL
     capacity: int = Field(default=10, ge=1, le=100_000)
     session_secret: SecretStr | None = Field(default=None, min_length=32)
+    #: a request body larger than this is refused (413) before it is read or its key checked
+    max_body_bytes: int = Field(default=20_000_000, ge=1024, le=2**31 - 1)
+    #: serve /openapi.json (the schema alone: no page that loads scripts from elsewhere)
+    api_docs: bool = False
+    #: failed sign-ins and bad API keys one client address may make a minute before 429
+    auth_failures_per_minute: int = Field(default=10, ge=1, le=1_000_000)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``TRIAGE_TRACKING_URI``, ``TRIAGE_DATABASE_URL``,
-        ``TRIAGE_CAPACITY`` and ``TRIAGE_SESSION_SECRET``; keyword overrides that are
+        """Settings from ``TRIAGE_<FIELD>`` variables (``TRIAGE_DATABASE_URL``,
+        ``TRIAGE_MAX_BODY_BYTES``, ``TRIAGE_API_DOCS`` ...); keyword overrides that are
         not None win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}

@@ -41,7 +41,7 @@ def test_audit_regenerates_the_logged_report_byte_for_byte(
     code, output = _run("audit", "1", "--name", NAME, "--tracking-uri", uri, "--out", str(tmp_path))
     assert code == 0, output
     assert "regenerated audit matches the report logged with the version" in output
-    assert "Primary test (missed cases across victim groups)" in output
+    assert "Primary tests (missed cases and calibration across victim groups)" in output
     assert v1.fairness.primary_flags[0] in output
     folder = tmp_path / f"{NAME}-v1"
     assert (folder / "fairness.json").read_bytes() == v1.fairness_json.read_bytes()

@@ -82,7 +82,7 @@ def test_unknown_version_is_a_clear_error(trained: tuple[Path, str, str]) -> Non
     _, uri, _ = trained
     result = runner.invoke(app, ["promote", "9", "--tracking-uri", uri])
     assert result.exit_code == 1
-    assert "no version or alias 9" in result.output
+    assert "no version or alias '9'" in result.output
     assert "Traceback" not in result.output
 
 

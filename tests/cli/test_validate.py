@@ -21,7 +21,7 @@ Tables = dict[str, pd.DataFrame]
 @pytest.fixture
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Wide enough that no rule text wraps in the rendered table."""
-    monkeypatch.setattr(err_console, "width", 250)
+    monkeypatch.setattr(err_console, "_width", 250)
 
 
 def _run(*args: str) -> tuple[int, str]:

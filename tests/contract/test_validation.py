@@ -45,6 +45,18 @@ def _drop_column(table: str, column: str) -> Callable[[Tables], None]:
     return damage
 
 
+def _rename_person(old: str, new: str) -> Callable[[Tables], None]:
+    """Give a person a new id everywhere, so only the id itself is wrong."""
+
+    def damage(tables: Tables) -> None:
+        for frame in tables.values():
+            for column in ("person_id", "victim_id", "perpetrator_id"):
+                if column in frame:
+                    frame[column] = frame[column].replace(old, new)
+
+    return damage
+
+
 def _add_column(tables: Tables) -> None:
     tables["incidents"]["officer_notes"] = "x"
 
@@ -155,6 +167,38 @@ DAMAGE: dict[str, tuple[Callable[[Tables], None], set[Key]]] = {
     "incident_id_too_long": (
         _set("incidents", 1, "incident_id", "i" * 65),
         {("incidents", "incident_id", 1, Rule.BAD_ID)},
+    ),
+    "incident_id_with_a_zero_width_space": (
+        _set("incidents", 2, "incident_id", "i\u200b2"),
+        {("incidents", "incident_id", 2, Rule.BAD_ID)},
+    ),
+    "person_with_a_bidi_override": (
+        _rename_person("p3", "p\u202e3"),
+        {("people", "person_id", 2, Rule.BAD_ID), ("incidents", "victim_id", 2, Rule.BAD_ID)},
+    ),
+    "person_with_a_byte_order_mark": (
+        _rename_person("p4", "\ufeffp4"),
+        {
+            ("people", "person_id", 3, Rule.BAD_ID),
+            ("incidents", "perpetrator_id", 3, Rule.BAD_ID),
+            ("orders", "person_id", 1, Rule.BAD_ID),
+        },
+    ),
+    "person_with_isolates_and_a_joiner": (
+        _rename_person("p3", "p\u2066\u200d3\u2069"),
+        {("people", "person_id", 2, Rule.BAD_ID), ("incidents", "victim_id", 2, Rule.BAD_ID)},
+    ),
+    "incident_id_a_dot": (
+        _set("incidents", 1, "incident_id", "."),
+        {("incidents", "incident_id", 1, Rule.BAD_ID)},
+    ),
+    "incident_id_two_dots": (
+        _set("incidents", 3, "incident_id", ".."),
+        {("incidents", "incident_id", 3, Rule.BAD_ID)},
+    ),
+    "person_two_dots": (
+        _rename_person("p3", ".."),
+        {("people", "person_id", 2, Rule.BAD_ID), ("incidents", "victim_id", 2, Rule.BAD_ID)},
     ),
     "missing_victim_id": (
         _set("incidents", 1, "victim_id", ""),
@@ -392,3 +436,39 @@ def test_public_names_are_exactly_all() -> None:
         "validate_extract",
         "validate_frames",
     }
+
+
+def test_an_invisible_character_in_an_id_is_shown_escaped(
+    tables: Tables, write_extract: Callable[..., Path]
+) -> None:
+    tables["incidents"].loc[2, "incident_id"] = "i\u200b2"
+    (problem,) = validate_extract(write_extract(tables)).problems
+    assert problem == Problem("incidents", "incident_id", 2, "i\\u200b2", Rule.BAD_ID)
+
+
+def test_a_frame_batch_refuses_the_same_ids_with_rows(tables: Tables) -> None:
+    incidents = tables["incidents"].copy()
+    incidents.loc[1, "incident_id"] = "."
+    incidents.loc[3, "incident_id"] = "i\u20603"
+    report = validate_frames(incidents, tables["people"], tables["orders"])
+    assert keys(report.problems) == {
+        ("incidents", "incident_id", 1, Rule.BAD_ID),
+        ("incidents", "incident_id", 3, Rule.BAD_ID),
+    }
+
+
+def test_the_invisible_class_covers_every_control_and_format_character() -> None:
+    import re
+    import unicodedata
+
+    from triage.contract.text import INVISIBLE, has_visible_text
+
+    invisible = re.compile(f"[{INVISIBLE}]")
+    missed = [
+        hex(c)
+        for c in range(0x110000)
+        if unicodedata.category(chr(c)) in ("Cc", "Cf") and not invisible.match(chr(c))
+    ]
+    assert missed == []
+    assert not has_visible_text(" \u200b\u200c\u200d\u2060\ufeff\u202a\u202e\u2066\u2069\t ")
+    assert has_visible_text("\u200b a reason \u200b")

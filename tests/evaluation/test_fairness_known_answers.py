@@ -8,15 +8,16 @@ The same rows ranked by the world's true probabilities (the best any model could
 show which disparities are the world's own.
 
 * Every knob off (``group_risk=False``, no recording knob): no victim group differs in
-  risk and nobody's records are biased, so the primary test (missed cases across
-  victim groups) flags nothing.
+  risk and nobody's records are biased, so the primary tests (missed cases and
+  calibration across victim groups) flag nothing.
 * Officers down-record the incidents of asian victims (``DownRecording``: most of
   their non-serious crimes recorded as non-crimes, risk markers and DASH risks left
   out, the suspect mostly unnamed), every other knob off: the model misses more of
-  that group's escalations, and the primary test flags asian victims' missed-case
-  rate (the whole interval above 1.25) and no other group (their sex-by-ethnicity
-  cells count as the same group: nine in ten of them are women). Serious incidents
-  keep their type, so the escalations themselves are still recorded.
+  that group's escalations, 1.76 times as often as white victims' (1.13-2.48,
+  resampling victims), beyond sampling error but not wholly beyond the band at this
+  county size, so the verdict is "uncertain"; no other group is flagged. Resampling
+  incidents one by one gave 1.36-2.26 and a flag. Serious incidents keep their type,
+  so the escalations themselves are still recorded.
 * The default county, whose victim groups differ in risk as in life (``group_risk``
   on): no ethnicity or deprivation group is flagged, and every group that is flagged
   is one the true probabilities also miss more (or less) often, beyond the band: a
@@ -29,29 +30,29 @@ bands have different base rates (7.7% for victims aged 55+, 14.5% for 25-34). Wi
 different base rates no score that is calibrated in every group can miss the same
 share of every group's escalations (Chouldechova 2017; Kleinberg, Mullainathan and
 Raghavan 2016): ranked by the true probabilities, victims aged 55+ are missed 1.63
-times as often as the reference band (0.89-2.48); the model misses them 1.94 times as
-often (1.46-2.58), flagged, most of the excess among victims aged 65+ abused by a
+times as often as the reference band (0.87-2.88); the model misses them 1.94 times as
+often (1.33-2.77), flagged, most of the excess among victims aged 65+ abused by a
 family member. With ``group_risk`` off the same world's victims are given each other's
 recorded sex and date of birth, the labels and the truth unchanged, and the flag goes.
 
-Sampling error at this county size. With every knob off, the truth-ranked audit flags
-victims aged 45-54 as missed *less* (0.34, 0.16-0.61): the recorded ages are random
-there, so that is chance, and so is the model's 0.69 (0.50-0.92). Other seeds of the
-same world: seed 1 flags the third deprivation quintile (model 0.56, truth 0.52),
-seed 2 nothing, seed 3 victims under 25 in the model only (0.52, 0.34-0.73). The
-intervals resample incidents, and one victim's incidents escalate together, so they
-are narrower than the victims alone would make them; chance flags come from that.
-The answers are therefore asserted for the default county (deterministic: fixed
-seeds, one training thread).
+Sampling error at this county size. The intervals resample victims (each with all
+their incidents), as the pipeline's audit does. With every knob off, the truth-ranked
+audit still flags victims aged 45-54 as missed *less* (0.34, 0.14-0.63): the recorded
+ages are random there, so that is chance; the model's 0.69 is now uncertain
+(0.44-1.10). Resampling incidents one by one, the model's interval was 0.50-0.92, and
+other seeds raised chance flags (seed 1 the third deprivation quintile, seed 3 victims
+under 25; not re-measured with victims resampled). The answers are asserted for the
+default county (deterministic: fixed seeds, one training thread).
 
 How far the audit can see down-recording is bounded. An incident that is itself
 serious is always in the day's top 10, and about half of every group's escalations
 follow one, so even a group whose every other signal is erased is missed at most about
-twice as often. On the default county the ratio is 1.76 (1.36-2.26), against 1.37
-(1.00-1.80) for the same victims recorded fully. Recording biases that thin what is
-recorded do not help: thinning a group's non-serious incidents leaves its recorded
-incidents mostly serious ones, and its missed-case rate *falls* (a ratio of about 0.2
-when 70% are unrecorded).
+twice as often. On the default county the ratio is 1.76 (1.13-2.48), against 1.37
+(0.89-1.93) for the same victims recorded fully; at this size only a ratio above 2.22
+would be flagged with 80% power, so a larger county is needed to flag it. Recording
+biases that thin what is recorded do not help: thinning a group's non-serious
+incidents leaves its recorded incidents mostly serious ones, and its missed-case rate
+*falls* (a ratio of about 0.2 when 70% are unrecorded).
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ import pytest
 from triage.config import load_model_spec
 from triage.evaluation._fairness_result import FLAGGED, UNCERTAIN, WITHIN
 from triage.evaluation.fairness import (
+    CLUSTER_COLUMNS,
     Disparity,
     FairnessReport,
     audit_fairness,
+    cluster_codes,
     with_audit_attributes,
 )
 from triage.features.build import build_features
@@ -98,6 +101,10 @@ def _audit(*, group_risk: bool, knobs: tuple[DownRecording, ...] = ()) -> Audits
     plan = make_splits(labels, spec.target, spec.splits)
     result = train(matrix, labels, plan, spec, seed=0)
     scored = with_audit_attributes(result.validation, matrix.audit)
+    people = world.extract.incidents.set_index("incident_id")
+    for side, column in CLUSTER_COLUMNS.items():  # resample people, as the pipeline does
+        ids = scored["incident_id"].map(people[f"{side}_id"])
+        scored[column] = cluster_codes(ids.reset_index(drop=True))
     truth = world.truth.set_index("incident_id")["p_serious_harm_365d"]
     scored["score_truth"] = scored["incident_id"].map(truth).to_numpy()
     assert scored["score_truth"].notna().all()
@@ -125,17 +132,17 @@ def test_every_knob_off_flags_nothing_on_the_primary_test() -> None:
     assert report.primary_flags == ()
 
 
-def test_down_recorded_group_is_flagged_as_missed_more_and_no_other_group_is() -> None:
+def test_down_recorded_group_is_missed_more_and_no_other_group_is_flagged() -> None:
     report = _audit(group_risk=False, knobs=(DOWN_RECORDED,)).model
-    flags = set(report.primary_flags)
-    assert "victim_ethnicity:asian:fnr" in flags
-    # and nothing else but the same victims' sex-by-ethnicity cells
-    assert {f for f in flags if not f.endswith("/asian:fnr")} == {"victim_ethnicity:asian:fnr"}
+    # nothing is flagged but, possibly, the same victims' groups
+    assert {f for f in report.primary_flags if "asian" not in f} == set()
     by_ethnicity = _missed_cases(report, "victim_ethnicity")
     asian = by_ethnicity["asian"]
     assert asian.reference == "white"
     assert asian.ratio > 1.5, asian
-    assert asian.low > 1.25, asian  # missed more, beyond sampling error and the band
+    assert asian.low > 1.0, asian  # missed more, beyond sampling error
+    assert asian.status in (FLAGGED, UNCERTAIN), asian  # beyond the band needs a larger county
+    assert asian.detectable_high > 1.25, asian
     unbiased = _missed_cases(_audit(group_risk=False).model, "victim_ethnicity")["asian"]
     assert asian.ratio > unbiased.ratio, (asian, unbiased)  # and the knob is why
     judged = [

@@ -73,7 +73,10 @@ def test_summary_names_the_flagged_group_and_the_direction() -> None:
     flagged = [s for s in summary if s.startswith("FLAGGED.") and "'black'" in s]
     assert len(flagged) == 1
     assert "misses more of this group's escalations than for 'white'" in flagged[0]
-    assert "Primary test (missed cases across victim groups): 1 flagged difference." in summary
+    assert (
+        "Primary tests (missed cases and calibration across victim groups): 1 flagged difference."
+        in summary
+    )
 
 
 def test_summary_says_which_groups_were_too_small_and_what_was_not_applied() -> None:
@@ -91,7 +94,7 @@ def test_summary_without_flags_says_the_primary_test_passed() -> None:
     summary = plain_summary(report)
     assert report.flags == ()
     assert not any(s.startswith("FLAGGED") for s in summary)
-    assert any("no victim group's missed-case rate differs" in s for s in summary)
+    assert any("no victim group differs from its reference group" in s for s in summary)
 
 
 def test_html_opens_with_the_summary_and_embeds_the_figures(tmp_path: Path) -> None:

@@ -83,7 +83,10 @@ def test_validation_holds_every_test_row_once_with_all_scores(setup: Trained) ->
         "score_dash",
         "score_prior",
         "dash_grade",
+        "score_lightgbm",
     ]
+    family = setup.result.family.family
+    np.testing.assert_array_equal(v["score_model"], v[f"score_{family}"])
     scores = v.filter(like="score_").to_numpy()
     assert np.isfinite(scores).all()
     assert ((scores > 0) & (scores < 1)).all()

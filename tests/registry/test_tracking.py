@@ -124,10 +124,13 @@ def test_a_version_worse_than_logistic_needs_a_recorded_override(
     assert recorded[-1]["gates"][0]["passed"] is False
 
 
-def test_blank_override_reason_is_no_reason(registry: MlflowRegistry, tmp_path: Path) -> None:
+def test_blank_override_reason_is_refused(registry: MlflowRegistry, tmp_path: Path) -> None:
     info = registry.record(_run(tmp_path, 6, 0.74, 0.72, 0.05))
-    with pytest.raises(PromotionRefused, match="calibrated"):
+    with pytest.raises(ConfigError, match="visible text"):
         registry.promote(NAME, info.version, promotion_gates(info), override_reason="   ")
+    with pytest.raises(PromotionRefused, match="calibrated"):
+        registry.promote(NAME, info.version, promotion_gates(info))
+    assert CHAMPION not in registry.version(NAME, info.version).aliases
 
 
 def test_promote_then_rollback_restores_the_previous_champion(

@@ -122,7 +122,12 @@ def fuzzed(sqlite_store: Store, tmp_path: Path) -> Iterator[Fuzzed]:
         name="stub",
         metrics={1: {"pooled_model_roc_auc": 0.71}, 2: {"pooled_model_roc_auc": 0.74}},
     )
-    settings_ = Settings(database_url=store.url, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    settings_ = Settings(
+        database_url=store.url,
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        api_docs=True,  # schemathesis reads /openapi.json
+        auth_failures_per_minute=10_000,
+    )
     app = create_app(settings_, store=store, models=models)
     # keys are sent by the test, by caller, never generated
     config = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})

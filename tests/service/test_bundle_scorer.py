@@ -30,11 +30,15 @@ pytestmark = pytest.mark.xdist_group("mlflow")
 LABEL = "any_repeat_90d"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+@pytest.fixture(scope="module", params=["lightgbm", "logistic"])
+def trained(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Any]:
+    """A bundle of each family (the spec's rule is given that family alone)."""
     world = small_world()
-    spec = small_spec()
+    spec = small_spec(champion={"families": [request.param]})
     fitted = trained_on(world, spec, seed=3)
+    assert fitted.result.bundle.family == request.param
     matrix, result = fitted.matrix, fitted.result
     folder = result.bundle.save(tmp_path_factory.mktemp("bundle") / "bundle")
     return folder, (world, matrix, result.bundle)
@@ -125,9 +129,12 @@ def test_the_array_path_predicts_bit_for_bit_as_lightgbms_pandas_path(
             )
     for i in range(0, len(X), max(1, len(X) // 50)):  # one row at a time, as served
         row = X.iloc[[i]]
-        np.testing.assert_array_equal(
-            bundle.predict_raw(row, threads=1), booster.predict(row, raw_score=True)
+        scored = (
+            booster.predict(row, raw_score=True)
+            if bundle.family == "lightgbm"
+            else bundle.logistic.decision_function(row)
         )
+        np.testing.assert_array_equal(bundle.predict_raw(row, threads=1), scored)
 
 
 def test_service_reasons_are_the_evaluation_reasons(trained: tuple[Path, Any]) -> None:
@@ -141,8 +148,8 @@ def test_service_reasons_are_the_evaluation_reasons(trained: tuple[Path, Any]) -
         matrix.spec_fingerprint,
         matrix.harm_sha256,
     )
-    got = bundle_explainer(bundle.booster, top=3)(sub)
-    expected = explain_incidents(bundle.booster, sub.X, sub.catalogue, top=3)
+    got = bundle_explainer(bundle, top=3)(sub)
+    expected = explain_incidents(bundle, sub.X, sub.catalogue, top=3)
     assert [[(r.feature, r.text, r.contribution) for r in g] for g in got] == [
         [(r.feature, r.text, r.contribution) for r in e.reasons] for e in expected
     ]

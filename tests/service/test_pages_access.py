@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from triage.service import Role, StaticModels, Store, StubScorer, audit_log, cre
 from triage.service.auth import create_key, revoke_key
 from triage.service.pages import MESSAGE_LOGIN_REFUSED
 from triage.service.pages_session import MESSAGE_CSRF, SESSION_MAX_AGE
-from triage.service.tables import ReviewRow
+from triage.service.sessions import start_session
+from triage.service.tables import ReviewRow, SessionRow
 from triage.settings import Settings
 
 ROLES = ["ingest", "reviewer", "auditor", "admin"]
@@ -144,8 +146,8 @@ def test_the_session_cookie_is_signed_httponly_secure_and_strict(pages_service: 
     assert value is not None
     assert pages_service.keys["reviewer"].split(".")[2] not in raw
     payload = json.loads(base64.b64decode(value.split(".")[0]))
-    assert set(payload) == {"key_id", "since", "csrf"}
-    assert payload["key_id"] == pages_service.key_ids["reviewer"]
+    assert set(payload) == {"sid", "csrf"}  # a server-side session's id, not the key's
+    assert pages_service.key_ids["reviewer"] not in json.dumps(payload)
 
 
 def test_a_forged_or_altered_cookie_is_not_a_session(pages_service: Service) -> None:
@@ -313,7 +315,12 @@ def test_a_session_ends_its_maximum_age_after_sign_in(sqlite_store: Store, tmp_p
     settings = _settings(sqlite_store, tmp_path, SECRET)
 
     def cookie(since: float) -> str:
-        body = {"key_id": record.key_id, "since": int(since), "csrf": "t"}
+        with sqlite_store.session() as s:
+            sid = start_session(s, record.key_id, SESSION_MAX_AGE)
+            row = s.get(SessionRow, sid)
+            assert row is not None
+            row.expires_at = datetime.fromtimestamp(since + SESSION_MAX_AGE, UTC)
+        body = {"sid": sid, "csrf": "t"}
         data = base64.b64encode(json.dumps(body).encode())
         return itsdangerous.TimestampSigner(SECRET).sign(data).decode()
 

@@ -28,7 +28,7 @@ Tables = dict[str, pd.DataFrame]
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
-    monkeypatch.setattr(err_console, "width", 250)
+    monkeypatch.setattr(err_console, "_width", 250)
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
@@ -270,7 +270,7 @@ def test_queue_shows_the_days_ranked_incidents(
     url: str, tables: Tables, write_extract: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service_cli, "_load_scorer", lambda _s, _n: StubScorer())
-    monkeypatch.setattr(console, "width", 250)
+    monkeypatch.setattr(console, "_width", 250)
     _run("ingest", str(write_extract(tables)), "--database-url", url, "--no-score")
     code, stdout, output = _run(
         "queue", "--date", "2024-02-01", "--capacity", "1", "--database-url", url
@@ -319,8 +319,8 @@ def test_settings_are_checked_when_the_app_is_created_not_imported() -> None:
 
 def test_the_service_starts_without_a_model_on_an_empty_registry(tmp_path: Path) -> None:
     import httpx
+    from service_support import serving
 
-    from tests.service.service_support import serving
     from triage.service import create_app
 
     settings = Settings(

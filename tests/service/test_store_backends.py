@@ -40,7 +40,7 @@ def test_a_bad_row_leaves_the_store_untouched(store: Store) -> None:
     with pytest.raises(SchemaError) as caught:
         ingest(store, incidents, people, scorer=StubScorer(), key_id="k")
     assert [(p.row, p.column) for p in caught.value.problems] == [(4, "dash_grade")]
-    assert store.counts() == before
+    assert store.counts() == {**before, "audit_log": before["audit_log"] + 1}  # the refusal
 
 
 def test_a_conflict_rolls_back_the_new_rows_too(store: Store) -> None:
@@ -52,7 +52,7 @@ def test_a_conflict_rolls_back_the_new_rows_too(store: Store) -> None:
     with pytest.raises(ConflictError) as caught:
         ingest(store, *_frames(batch), scorer=StubScorer(), key_id="k")
     assert caught.value.conflicts == {"incidents": ["d000"]}
-    assert store.counts() == before
+    assert store.counts() == {**before, "audit_log": before["audit_log"] + 1}  # the refusal
 
 
 def test_orders_round_trip_and_resend_as_no_ops(store: Store) -> None:

@@ -4,8 +4,10 @@ message, never a traceback."""
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,10 +19,42 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from typer.core import TyperGroup, TyperOption
 
 from triage import __version__
 from triage.exceptions import SchemaError, TriageError
 
+#: the first sentence of a help text ("e.g." and "i.e." do not end one)
+_FIRST_SENTENCE = re.compile(r"\s*(.+?(?<!e\.g)(?<!i\.e)\.)(?:\s|$)", re.DOTALL)
+
+
+def _tidy_help(command: Any) -> None:
+    """Tidy the help of every command in the tree. An off-by-default ``--x/--no-x``
+    flag shows no default (typer prints ``[default: no-x]``, which reads as an option to
+    pass), and a command is listed by its whole first sentence, wrapped, where click
+    would cut it at a fixed width mid-phrase."""
+    for param in command.params:
+        if isinstance(param, TyperOption) and param.is_bool_flag and not param.default:
+            param.show_default = False
+    if command.short_help is None and command.help:
+        found = _FIRST_SENTENCE.match(command.help)
+        if found:
+            command.short_help = " ".join(found.group(1).split())
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
+
+
+class _TriageGroup(TyperGroup):
+    """The root command group; it tidies the help of every command under it once,
+    so no command has to remember to."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_help(self)
+
+
+# Help is click's plain layout: typer's rich tables print ``<bool>`` beside every flag
+# and, at 80 columns, squeeze long option names and URLs into truncated cells.
 app = typer.Typer(
     name="triage",
     help=(
@@ -31,7 +65,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
+    cls=_TriageGroup,
 )
 
 console = Console(highlight=False)
@@ -54,6 +89,9 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
+    # MLflow's and tqdm's own progress bars would interleave with ours on stderr
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -103,8 +103,9 @@ def compare_command(
     model: ModelOpt = DEFAULT_MODEL_NAME,
     tracking_uri: TrackingOpt = None,
 ) -> None:
-    """What changed between two versions: pooled metrics, and disparities newly
-    flagged or cleared."""
+    """What changed between two versions: whether they were trained on the same data,
+    pooled metrics, and disparities newly flagged, cleared (judged both times, flagged
+    only before) or no longer judged (flagged before, too small to judge now)."""
     from triage.registry.audit import compare_versions
 
     try:
@@ -112,6 +113,22 @@ def compare_command(
     except TriageError as exc:
         raise fail(exc) from None
     a, b = f"v{c.before.version}", f"v{c.after.version}"
+    digest_a, digest_b = (d[:12] if d else "not recorded" for d in c.digests)
+    if c.same_data is False:
+        console.print(
+            f"[yellow]{a} and {b} were trained on different data[/] (dataset digests "
+            f"{digest_a} and {digest_b}): metrics and disparities compare different data, "
+            "not only different models.",
+            highlight=False,
+        )
+    elif c.same_data:
+        console.print(f"{a} and {b} were trained on the same data (digest {digest_a}).")
+    else:
+        console.print(
+            f"Whether {a} and {b} were trained on the same data is unknown (digests "
+            f"{digest_a} and {digest_b}).",
+            highlight=False,
+        )
     metrics = Table(title=f"{model}: {a} -> {b}", header_style="bold")
     for col in ("metric", a, b, "change"):
         metrics.add_column(col, justify="left" if col == "metric" else "right")
@@ -139,3 +156,9 @@ def compare_command(
         "newly flagged: " + (", ".join(c.newly_flagged) or "none"), markup=False, highlight=False
     )
     console.print("cleared: " + (", ".join(c.cleared) or "none"), markup=False, highlight=False)
+    console.print(
+        "no longer judged (flagged before, too small to judge now; not cleared): "
+        + (", ".join(c.no_longer_judged) or "none"),
+        markup=False,
+        highlight=False,
+    )

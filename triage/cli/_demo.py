@@ -15,10 +15,11 @@ from triage.exceptions import SchemaError, TriageError
 from triage.synth import SynthConfig
 
 _DEMO_OVERRIDE = (
-    "Demonstration on a synthetic county, not a deployment decision: the flagged "
-    "disparities ({flags}) are shown, not explained, and the model is promoted only to "
-    "demonstrate that overriding the fairness gate needs a recorded reason. On real data, "
-    "promote only once each flag has been investigated."
+    "Demonstration on a synthetic county, not a deployment decision: the fairness gate "
+    "answered '{answer}', which is shown, not explained, and the model is promoted only "
+    "to demonstrate that overriding the fairness gate needs a recorded reason. On real "
+    "data, promote only once each flag has been investigated and each group too small "
+    "to judge has been looked at another way."
 )
 _AGE_NOTE = (
     " Age changes the risk in the synthetic world (abuse is most frequent with "
@@ -40,8 +41,9 @@ def _promote(registry: Any, version: Any, gates: list[Any], flags: tuple[str, ..
         console.print(Text(f"refused: {exc}", style="yellow"))
         if [g.name for g in gates if not g.passed] != [FAIRNESS_GATE]:
             return
-        reason = _DEMO_OVERRIDE.format(flags=", ".join(flags))
-        if all(f.startswith("victim_age_band:") for f in flags):
+        (fairness,) = [g for g in gates if g.name == FAIRNESS_GATE]
+        reason = _DEMO_OVERRIDE.format(answer=fairness.detail)
+        if flags and all(f.startswith("victim_age_band:") for f in flags):
             reason += _AGE_NOTE
         registry.promote(version.name, version.version, gates, reason)
         console.print(Text(f"promoted with a recorded override reason: {reason}"))
@@ -84,11 +86,16 @@ def demo(
     card: Annotated[Path, typer.Option(help="Where to write the reference model's card.")] = Path(
         "MODEL_CARD.md"
     ),
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Rebuild the demo's store even if it holds keys or reviews."),
+    ] = False,
 ) -> None:
     """Run the main job on a synthetic county: synthesise, validate, calibrate, build
     labels and features, train and evaluate against DASH, audit fairness, register
     and promote through the gates, and write the model card."""
     from triage.cli._models import _registry, comparison_table, gates_table, versions_table
+    from triage.cli._stores import check_demo_store
     from triage.cli._synth import _generate, calibration_table
     from triage.contract.validation import validate_extract
     from triage.evaluation.fairness_report import plain_summary
@@ -100,6 +107,7 @@ def demo(
 
     extract_dir = workdir / "extract"
     try:
+        check_demo_store(workdir / "triage.db", reset=reset)
         console.rule("[bold]1. Synthetic county")
         config = SynthConfig(seed=seed, years=years, incidents_per_year=incidents_per_year)
         world = _generate(config)
@@ -118,7 +126,7 @@ def demo(
         prepared = prepare(extract)
         console.print(_prepared_table(prepared))
         console.rule("[bold]5. Train, evaluate against DASH and the baselines, register")
-        registry = _registry(tracking_uri)
+        registry = _registry(tracking_uri, create=True)
         with console.status("training, evaluating and auditing...") as status:
             trained = train_and_register(
                 prepared,

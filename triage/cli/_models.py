@@ -23,12 +23,16 @@ from triage.cli._options import (
 from triage.exceptions import TriageError
 
 
-def _registry(tracking_uri: str | None) -> Any:
+def _registry(tracking_uri: str | None, *, create: bool = False) -> Any:
+    """The registry, said on stderr; a SQLite registry that does not exist is refused
+    unless ``create`` (train and demo make it)."""
+    from triage.cli._stores import check_registry
     from triage.registry.tracking import MlflowRegistry, ensure_local_store
     from triage.settings import Settings
 
     settings = Settings.from_env(tracking_uri=tracking_uri)
     ensure_local_store(settings)
+    check_registry(settings.tracking_uri, create=create)
     return MlflowRegistry(settings.tracking_uri)
 
 
@@ -91,8 +95,9 @@ def train_command(
 ) -> None:
     """Train with temporal validation, compare with DASH, the baselines and (on a
     synthetic world) the truth, write the evaluation report, register a version."""
-    import pandas as pd
 
+    from triage.config import ModelSpec, read_spec
+    from triage.contract.truth import check_truth_covers, read_truth
     from triage.contract.validation import load_extract
     from triage.pipeline import prepare, train_and_register
     from triage.registry.tracking import NullTracker
@@ -100,9 +105,9 @@ def train_command(
 
     try:
         cap = Settings.from_env(capacity=capacity).capacity
-        tracker = _registry(tracking_uri) if register else NullTracker()
-        truth_file = directory / "truth.parquet"
-        truth = pd.read_parquet(truth_file) if truth_file.exists() else None
+        tracker = _registry(tracking_uri, create=True) if register else NullTracker()
+        model_spec = read_spec(spec, ModelSpec, DEFAULT_MODEL_SPEC)
+        truth = read_truth(directory, [model_spec[0].label])  # checked before any work
         with progress_display() as progress:
             task = progress.add_task("validating the extract", total=None)
 
@@ -110,7 +115,9 @@ def train_command(
                 progress.update(task, description=text)
 
             extract = load_extract(directory, mapping=mapping)
-            prepared = prepare(extract, spec, features, step=step)
+            if truth is not None:
+                check_truth_covers(truth, extract.incidents["incident_id"])
+            prepared = prepare(extract, model_spec, features, step=step)
             out = train_and_register(
                 prepared,
                 tracker,
@@ -157,7 +164,9 @@ def evaluate_command(
 
 @app.command("promote")
 def promote_command(
-    version: Annotated[int, typer.Argument(help="Version to make @champion.")],
+    version: Annotated[
+        str, typer.Argument(help="Version to make @champion: a number or an alias.")
+    ],
     model: ModelOpt = DEFAULT_MODEL_NAME,
     override_reason: Annotated[
         str | None,
@@ -173,9 +182,10 @@ def promote_command(
 
     try:
         registry = _registry(tracking_uri)
-        gates = promotion_gates(registry.version(model, version))
+        info = registry.version(model, version)
+        gates = promotion_gates(info)
         console.print(gates_table(gates))
-        decision = registry.promote(model, version, gates, override_reason=override_reason)
+        decision = registry.promote(model, info.version, gates, override_reason=override_reason)
         log_model_card(registry, model, decision.version)
     except TriageError as exc:
         raise fail(exc) from None

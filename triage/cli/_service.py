@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli._app import app, console, err_console, fail
+from triage.cli._app import app, console, err_console, fail, progress_display
 from triage.cli._options import DEFAULT_MODEL_NAME, MappingOpt, ModelOpt, TrackingOpt
 from triage.exceptions import ConfigError, SchemaError, TriageError
 from triage.settings import Settings
@@ -59,16 +59,27 @@ def _settings(**overrides: object) -> Settings:
 
 
 @contextmanager
-def _opened(database_url: str) -> Iterator[Store]:
-    """The store at ``database_url`` (tables created if missing), closed afterwards."""
+def _opened(database_url: str, *, create: bool = False) -> Iterator[Store]:
+    """The store at ``database_url``, said on stderr (a SQLite file that does not exist
+    is refused unless ``create``; tables created if missing), closed afterwards."""
+    from triage.cli._stores import check_store
     from triage.service.store import Store
 
+    check_store(database_url, create=create)
     store = Store(database_url)
     try:
         store.create_schema()
         yield store
     finally:
         store.dispose()
+
+
+@contextmanager
+def _working(what: str) -> Iterator[None]:
+    """A spinner on stderr while ``what`` runs."""
+    with progress_display() as progress:
+        progress.add_task(what, total=None)
+        yield
 
 
 def _actor() -> str:
@@ -80,9 +91,17 @@ def _actor() -> str:
 
 
 def _load_scorer(settings: Settings, model_name: str) -> Scorer | None:
-    """The registry's champion as a scorer, or None if there is none."""
+    """The registry's champion as a scorer, or None if there is none (a SQLite
+    registry that does not exist is not created)."""
+    from triage.cli._stores import check_registry, sqlite_file
     from triage.service.models import MlflowModels
 
+    try:
+        check_registry(settings.tracking_uri)
+    except ConfigError:
+        if sqlite_file(settings.tracking_uri) is None:
+            raise
+        return None  # no registry file: nothing to score with, and none is created
     models = MlflowModels(settings.tracking_uri, model_name)
     info = models.champion()
     return None if info is None else models.load(info)
@@ -107,16 +126,29 @@ def serve(
     allow_remote: Annotated[
         bool, typer.Option(help="Listen beyond this machine (only behind a TLS proxy).")
     ] = False,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the store and registry if missing.")
+    ] = False,
 ) -> None:
-    """Run the scoring API (FastAPI under uvicorn); it serves the registry's @champion."""
+    """Run the scoring API (FastAPI under uvicorn); it serves the registry's @champion.
+    A SQLite store or registry that does not exist is refused unless --create."""
     import uvicorn
 
+    from triage.cli._stores import check_registry, check_store, sqlite_file
     from triage.service.app import create_app
 
     try:
         if not (_loopback(host) or allow_remote):
             raise ConfigError(MESSAGE_REMOTE.format(host=host))
         settings = _settings(database_url=database_url, tracking_uri=tracking_uri)
+        urls = (settings.database_url, settings.tracking_uri)
+        try:
+            check_store(settings.database_url, create=create)
+            check_registry(settings.tracking_uri, create=create)
+        except ConfigError as exc:
+            if any((path := sqlite_file(u)) and not path.exists() for u in urls):
+                raise ConfigError(f"{exc}; or pass --create to start an empty one") from None
+            raise
         service = create_app(settings, model_name=model_name)
     except TriageError as exc:
         raise fail(exc) from None
@@ -129,7 +161,8 @@ def keys_create(
     label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a key; it is printed once, alone on the last line, and stored only hashed."""
+    """Create a key; it is printed once, alone on the last line, and stored only hashed.
+    Creates the store if it does not exist yet."""
     from triage.service.auth import Role, create_key
 
     try:
@@ -140,7 +173,7 @@ def keys_create(
         ) from None
     try:
         with (
-            _opened(_settings(database_url=database_url).database_url) as store,
+            _opened(_settings(database_url=database_url).database_url, create=True) as store,
             store.session() as session,
         ):
             record, key = create_key(session, chosen, label)
@@ -207,7 +240,8 @@ def ingest_folder(
     mapping: MappingOpt = None,
 ) -> None:
     """Load an extract folder into the store: validated as `triage validate` does, then
-    stored whole or not at all. Re-sent incidents with the same content are skipped."""
+    stored whole or not at all. Re-sent incidents with the same content are skipped.
+    Creates the store if it does not exist yet."""
     from triage.cli._render import problems_table
     from triage.contract.loading import read_folder
     from triage.contract.mapping import read_mapping
@@ -223,7 +257,10 @@ def ingest_folder(
         scorer = _load_scorer(settings, model_name) if score else None
         if score and scorer is None:
             err_console.print(f"[yellow]no @champion of {model_name}: storing without scores[/]")
-        with _opened(settings.database_url) as store:
+        with (
+            _opened(settings.database_url, create=True) as store,
+            _working("validating and storing"),
+        ):
             result = ingest(
                 store,
                 frames["incidents"],
@@ -256,7 +293,9 @@ def show_queue(
     tracking_uri: TrackingOpt = None,
     model_name: ModelOpt = DEFAULT_MODEL_NAME,
 ) -> None:
-    """The day's ranked queue, as reviewers see it (the read is audit-logged)."""
+    """The day's ranked queue, as reviewers see it (the read is audit-logged). Without
+    --database-url it reads ./triage.db, or else the demo's work/demo/triage.db."""
+    from triage.cli._stores import queue_store
     from triage.service.reading import queue
 
     try:
@@ -267,12 +306,15 @@ def show_queue(
         settings = _settings(
             database_url=database_url, tracking_uri=tracking_uri, capacity=capacity
         )
+        settings = settings.model_copy(
+            update={"database_url": queue_store(database_url, settings.database_url)}
+        )
         scorer = _load_scorer(settings, model_name)
         if scorer is None:
             raise ConfigError(
                 f"no @champion of {model_name} in the registry: nothing can be ranked"
             )
-        with _opened(settings.database_url) as store:
+        with _opened(settings.database_url) as store, _working("scoring and ranking"):
             view = queue(store, day, settings.capacity, scorer, key_id=_actor())
     except TriageError as exc:
         raise fail(exc) from None
@@ -315,18 +357,34 @@ def _queue_table(view: QueueView) -> Table:
 
 
 @audit_app.command("verify")
-def audit_verify(database_url: DatabaseUrl = None) -> None:
-    """Recompute the hash chain. Exit 1 naming the first row that breaks it."""
+def audit_verify(
+    database_url: DatabaseUrl = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="A head printed by an earlier verify: it must still be in the log."),
+    ] = None,
+) -> None:
+    """Recompute the hash chain, and check the anchor file, the checkpoints and every
+    review against its entry. Exit 1 naming what breaks."""
 
     try:
         with _opened(_settings(database_url=database_url).database_url) as store:
-            check = store.verify_audit_log()
+            check = store.verify_audit_log(expect_head)
     except TriageError as exc:
         raise fail(exc) from None
     if not check.ok:
-        err_console.print(
-            f"[bold red]broken:[/] the audit log breaks at row seq {check.broken_at}: "
-            f"{check.reason} ({check.rows} row(s) before it verified)"
+        where = "" if check.broken_at is None else f" at row seq {check.broken_at}"
+        before = (  # only a break in the chain itself has rows "before it"
+            f" ({check.rows} row(s) before it verified)"
+            if check.broken_at is not None and check.rows and not check.notes
+            else ""
         )
+        err_console.print(
+            f"[bold red]broken:[/] the audit log breaks{where}: {check.reason}{before}"
+        )
+        for note in check.notes:
+            err_console.print(f"  {note}")
         raise typer.Exit(code=1)
     console.print(f"[bold green]ok:[/] {check.rows} row(s) verified; head {check.head}")
+    for note in check.notes:
+        console.print(f"  {note}")

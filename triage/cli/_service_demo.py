@@ -128,7 +128,7 @@ def demo_queue(
         raise ConfigError(MESSAGE_NO_CHAMPION.format(name=model_name, uri=settings.tracking_uri))
     started = time.perf_counter()
     day, part = latest_day(_read(extract))
-    with _opened(settings.database_url) as store:
+    with _opened(settings.database_url, create=True) as store:
         try:
             result = ingest(
                 store, part.incidents, part.people, part.orders, scorer=scorer, key_id=_actor()

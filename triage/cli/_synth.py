@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from triage.cli._app import app, console, fail, progress_display
+from triage.contract.names import Extract
 from triage.contract.validation import load_extract
 from triage.exceptions import ConfigError, TriageError
 from triage.synth import (
-    TRUTH_FILE,
     DownRecording,
     GradingBias,
     RecordingBias,
@@ -84,14 +84,16 @@ def parse_grading_bias(text: str) -> GradingBias:
         return GradingBias(attribute=attribute.strip(), group=group.strip(), shift=float(shift))  # type: ignore[arg-type]
     except (ValueError, ValidationError) as exc:
         raise ConfigError(
-            f"--grading-bias {text!r}: expected {_KNOB_HELP.format('TICKS')} ({_first_error(exc)})"
+            f"--grading-bias {text!r}: expected {_KNOB_HELP.format('+N')} ({_first_error(exc)})"
         ) from None
 
 
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        where = ".".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
     return str(exc)
 
 
@@ -108,6 +110,10 @@ def calibration_table(facts: list[Fact]) -> Table:
         high = "" if f.high is None else format(f.high, spec)
         verdict = "[green]ok[/]" if f.ok else "[red]OUT[/]"
         table.add_row(f.label, format(f.value, spec), f"{low} – {high}", verdict, f.source)
+    from triage.synth.facts import BANDS
+
+    if len(facts) < len(BANDS):
+        table.caption = "facts this world is too small or too short to show are left out"
     return table
 
 
@@ -120,12 +126,15 @@ def _generate(config: SynthConfig) -> World:
         )
 
 
-def _read_truth(folder: Path) -> pd.DataFrame | None:
-    for suffix in ("parquet", "csv"):
-        path = folder / f"{TRUTH_FILE}.{suffix}"
-        if path.exists():
-            return pd.read_parquet(path) if suffix == "parquet" else pd.read_csv(path)
-    return None
+def _read_truth(folder: Path, extract: Extract) -> pd.DataFrame | None:
+    """The world's truth table, checked against its extract (None if it has none)."""
+    from triage.config import DEFAULT_MODEL_NAME
+    from triage.contract.truth import check_truth_covers, read_truth
+
+    truth = read_truth(folder, [DEFAULT_MODEL_NAME])
+    if truth is not None:
+        check_truth_covers(truth, extract.incidents["incident_id"])
+    return truth
 
 
 @app.command("synth")
@@ -166,7 +175,8 @@ def synth(
         list[str] | None,
         typer.Option(
             "--grading-bias",
-            help="DASH grading shift in ticks, e.g. deprivation_quintile=1:+2 (repeatable).",
+            help="DASH grading shift of +N (or -N) ticks, e.g. deprivation_quintile=1:+2 "
+            "(repeatable).",
             show_default=False,
         ),
     ] = None,
@@ -210,7 +220,9 @@ def synth(
     try:
         if report is not None:
             extract = load_extract(report)
-            console.print(calibration_table(calibration_report(extract, _read_truth(report))))
+            console.print(
+                calibration_table(calibration_report(extract, _read_truth(report, extract)))
+            )
             return
         if out is None:
             raise ConfigError("give --out DIR to write a world, or --report DIR to report on one")
@@ -226,6 +238,11 @@ def synth(
             group_risk=group_risk,
         )
         world = _generate(config)
+        if world.extract.incidents.empty:
+            raise ConfigError(
+                f"a county of {incidents_per_year} incidents a year over {years:g} years "
+                "recorded no incident: raise --years or --incidents-per-year (nothing written)"
+            )
         written = write_world(world, out, fmt=fmt, overwrite=overwrite)
     except ValidationError as exc:
         raise fail(ConfigError(_first_error(exc))) from None

@@ -38,7 +38,7 @@ def validate(
         ),
     ] = None,
 ) -> None:
-    """Check an extract against the data contract and report [b]every[/b] problem at once.
+    """Check an extract against the data contract and report every problem at once.
 
     Each problem names its table, column, row (0-based, header not counted), value, rule.
 

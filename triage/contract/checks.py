@@ -50,7 +50,10 @@ class Rule(StrEnum):
     UNKNOWN_CATEGORY = "unknown category"
     MISSING_VALUE = "missing value in a required field"
     DUPLICATE_ID = "duplicate id"
-    BAD_ID = "id longer than 64 characters, or containing '/' or a control character"
+    BAD_ID = (
+        "bad id: '.', '..', longer than 64 characters, or containing '/', a control "
+        "character or an invisible one (zero-width, bidirectional)"
+    )
     DECILE_OUT_OF_RANGE = "deprivation_decile outside 1-10"
     IMPLAUSIBLE_BIRTH_YEAR = "implausible birth_year"
     REPORTED_IN_FUTURE = "reported_at is in the future"
@@ -58,6 +61,9 @@ class Rule(StrEnum):
     END_BEFORE_START = "end_at is before start_at"
     UNKNOWN_PERSON = "person not in people"
     WRONG_DTYPE = "wrong dtype"
+    NOT_A_PROBABILITY = "not a probability between 0 and 1"
+    UNKNOWN_INCIDENT = "incident not in incidents"
+    INCIDENT_LEFT_OUT = "incidents of the extract missing from this table"
 
 
 @dataclass(frozen=True)

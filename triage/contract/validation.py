@@ -52,6 +52,7 @@ from triage.contract.names import (
     SEXES,
     Extract,
 )
+from triage.contract.text import BAD_ID_PATTERN, shown
 from triage.exceptions import SchemaError
 
 __all__ = [
@@ -78,8 +79,9 @@ _PANDERA_RULES = {
 }
 
 
-#: ids are pseudonyms a store keeps in 64 characters and a URL path carries in one segment
-_ID_PATTERN = r"[^/\x00-\x1f\x7f]{1,64}\Z"
+#: ids are pseudonyms a store keeps in 64 characters, a URL path carries in one segment
+#: and a person can read: nothing invisible, and not '.' or '..'
+_ID_PATTERN = BAD_ID_PATTERN
 
 
 def _id(*, unique: bool = False, nullable: bool = False) -> pa.Column:
@@ -308,6 +310,8 @@ def _pandera_problems(
             rule == Rule.DUPLICATE_ID and pd.isna(case)
         ):
             continue
+        if rule == Rule.BAD_ID and isinstance(case, str):
+            case = shown(case)  # an invisible character is shown as its escape
         problems.append(Problem(table, column, row, short_value(case), rule))
     return problems
 

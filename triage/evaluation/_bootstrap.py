@@ -1,12 +1,16 @@
 """Per-group metrics as functions of weighted sums, so one bootstrap resample costs a
 few ``bincount`` calls instead of a pandas group-by per metric.
 
-A resample of the incidents is a vector of row multiplicities ``w`` (how often each
-row was drawn). Every metric but AUC is a ratio of per-group sums of ``w`` times a
-row indicator; AUC is the weighted Mann-Whitney statistic (ties count one half),
-computed from one sort by (group, score) made up front. With ``w = 1`` the numbers
-equal the plain per-group metrics (fairlearn ``MetricFrame``'s point estimates; a
-test checks this), so the bootstrap and the point estimates measure the same thing.
+A resample is a vector of row multiplicities ``w``. The audit resamples clusters (a
+victim with all their incidents, or a perpetrator with all theirs), since one
+person's incidents escalate together: each cluster's multiplicity is drawn once per
+resample and every incident of the cluster takes it (``w = mult[cluster]``);
+resampling incidents one by one is the case of one cluster per incident. Every
+metric but AUC is a ratio of per-group sums of ``w`` times a row indicator; AUC is
+the weighted Mann-Whitney statistic (ties count one half), computed from one sort by
+(group, score) made up front. With ``w = 1`` the numbers equal the plain per-group
+metrics (fairlearn ``MetricFrame``'s point estimates; a test checks this), so the
+bootstrap and the point estimates measure the same thing.
 """
 
 from __future__ import annotations
@@ -136,10 +140,21 @@ def bootstrap(
     resamples: int,
     seed: int,
     metrics: Sequence[set[str]],
+    clusters: Sequence[Int] = (),
+    unit_of: Sequence[int] | None = None,
 ) -> list[dict[str, Float]]:
     """Per grouping, each wanted metric per resample and group: arrays of shape
-    (resamples, G). Every grouping sees the same resamples of the incidents."""
+    (resamples, G).
+
+    ``clusters`` are the resampling units, each a code ``0..K-1`` per row (default:
+    one unit, the incidents themselves); grouping ``i`` is resampled by
+    ``clusters[unit_of[i]]``. Groupings of one unit see the same resamples. Each
+    resample costs one draw of ``K`` multiplicities per unit and one gather per row.
+    """
     n = len(outcomes.y)
+    units = list(clusters) or [np.arange(n, dtype=np.int64)]
+    which = list(unit_of) if unit_of is not None else [0] * len(groupings)
+    sizes = [int(u.max()) + 1 if u.size else 0 for u in units]
     rng = np.random.default_rng(seed)
     columns = outcomes.columns()
     sums = [np.empty((resamples, 6, g.n_groups)) for g in groupings]
@@ -148,10 +163,14 @@ def bootstrap(
         for g, m in zip(groupings, metrics, strict=True)
     ]
     for b in range(resamples):
-        w = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
-        weighted = columns * w
+        weights = []
+        for codes, k in zip(units, sizes, strict=True):
+            mult = np.bincount(rng.integers(0, k, size=k), minlength=k).astype(np.float64)
+            weights.append(mult[codes])
+        weighted = [columns * w for w in weights]
         for i, grouping in enumerate(groupings):
-            sums[i][b] = grouping.sums(weighted, w)
+            w = weights[which[i]]
+            sums[i][b] = grouping.sums(weighted[which[i]], w)
             auc = aucs[i]
             if auc is not None:
                 auc[b] = grouping.auc(w)

@@ -18,6 +18,10 @@ from triage.evaluation._thresholds import ThresholdChange, ThresholdOption
 
 __all__ = [
     "FLAGGED",
+    "GATE_FLAGGED",
+    "GATE_NOT_JUDGED",
+    "GATE_PASS",
+    "JUDGED",
     "NOT_JUDGED",
     "OUTSIDE",
     "REFERENCE",
@@ -42,6 +46,10 @@ TOO_SMALL = "too small to judge"
 REFERENCE = "reference"
 UNDEFINED = "undefined"  # no ratio: the reference's value is zero or missing
 NOT_JUDGED = "not judged (attribute not recorded)"  # the spec's judge_missing is false
+#: the verdicts that judge a comparison (the interval said something about the band)
+JUDGED = (FLAGGED, WITHIN, UNCERTAIN, OUTSIDE)
+#: the fairness gate's three answers
+GATE_PASS, GATE_FLAGGED, GATE_NOT_JUDGED = "pass", "flagged", "not judged"
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,10 @@ class GroupResult:
 @dataclass(frozen=True)
 class Disparity:
     """A group's metric as a ratio to the reference group's, with its bootstrap
-    interval. ``test`` disparities can be flagged; ``primary`` marks missed cases
-    across victim groups."""
+    interval. ``test`` disparities can be flagged; ``primary`` marks the primary
+    tests across victim groups (missed cases, calibration within group).
+    ``detectable_low`` / ``detectable_high``: the ratios a true disparity would need
+    to be flagged with 80% power at this size (NaN unless judged)."""
 
     attribute: str
     group: str
@@ -103,10 +113,16 @@ class Disparity:
     status: str
     test: bool
     primary: bool
+    detectable_low: float = math.nan
+    detectable_high: float = math.nan
 
     @property
     def flagged(self) -> bool:
         return self.status == FLAGGED
+
+    @property
+    def judged(self) -> bool:
+        return self.status in JUDGED
 
     @property
     def name(self) -> str:
@@ -142,11 +158,42 @@ class FairnessReport:
     thresholds: ThresholdOption | None
     summary: tuple[str, ...]
     flags: tuple[str, ...]
+    #: what each side's bootstrap resampled: victims, perpetrators or incidents
+    victim_resampling: str = "incidents"
+    perpetrator_resampling: str = "incidents"
 
     @property
     def primary_flags(self) -> tuple[str, ...]:
-        """Flags of the primary test (missed cases across victim groups)."""
+        """Flags of the primary tests (missed cases and calibration across victim
+        groups)."""
         return tuple(d.name for d in self.iter_disparities() if d.primary and d.flagged)
+
+    @property
+    def unjudged(self) -> tuple[str, ...]:
+        """Attributes with a primary test where fewer than half of the groups compared
+        with the reference were judged (on at least one primary test), as
+        ``attribute (j of m groups judged)``. Groups excluded by ``judge_missing``
+        are not counted; an attribute with nothing to compare is unjudged."""
+        out = []
+        for attribute in self.attributes:
+            by_group: dict[str, list[Disparity]] = {}
+            for d in attribute.disparities:
+                if d.primary and d.status not in (REFERENCE, NOT_JUDGED):
+                    by_group.setdefault(d.group, []).append(d)
+            if not any(d.primary for d in attribute.disparities):
+                continue
+            judged = sum(any(d.judged for d in ds) for ds in by_group.values())
+            if 2 * judged < len(by_group) or not by_group:
+                out.append(f"{attribute.name} ({judged} of {len(by_group)} groups judged)")
+        return tuple(out)
+
+    @property
+    def gate_answer(self) -> str:
+        """The fairness gate's answer: flagged (a primary flag), not judged (see
+        ``unjudged``), or pass."""
+        if self.primary_flags:
+            return GATE_FLAGGED
+        return GATE_NOT_JUDGED if self.unjudged else GATE_PASS
 
     def iter_disparities(self) -> typing.Iterator[Disparity]:
         for attribute in self.attributes:

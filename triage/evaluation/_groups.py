@@ -19,9 +19,22 @@ import pandas as pd
 
 from triage.contract.names import ETHNICITIES, SEXES
 
-__all__ = ["MISSING", "REQUIRED_COLUMNS", "Codes", "daily_top_k", "group_codes"]
+__all__ = [
+    "CLUSTER_COLUMNS",
+    "MISSING",
+    "REQUIRED_COLUMNS",
+    "Codes",
+    "cluster_codes",
+    "daily_top_k",
+    "group_codes",
+]
 
 MISSING = "not recorded"
+#: the optional columns naming each incident's resampling cluster, per side
+CLUSTER_COLUMNS: dict[str, str] = {
+    "victim": "victim_cluster",
+    "perpetrator": "perpetrator_cluster",
+}
 Codes = tuple[npt.NDArray[np.int64], tuple[str, ...]]
 
 #: the audit columns each grouping reads
@@ -99,6 +112,17 @@ def group_codes(audit: pd.DataFrame, grouping: str, age_bands: Sequence[int]) ->
         order = [f"{s}/{e}" for s in (*SEXES, MISSING) for e in (*ETHNICITIES, MISSING)]
         return _categorical(sex + "/" + eth, order)
     raise ValueError(f"unknown grouping {grouping!r}")
+
+
+def cluster_codes(values: pd.Series) -> npt.NDArray[np.int64]:
+    """Codes ``0..K-1`` in order of first appearance: equal values share a cluster and
+    each missing value (e.g. an unnamed suspect) is a cluster of its own. Only the
+    order of appearance is kept, so the codes say nothing about the values."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    missing = codes < 0
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return pd.factorize(codes)[0].astype(np.int64)
 
 
 def daily_top_k(

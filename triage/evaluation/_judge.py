@@ -1,15 +1,25 @@
-"""Judging disparities: ratio to the reference group, bootstrap interval, status.
+"""Judging disparities: ratio to the reference group, bootstrap interval, status and
+the smallest disparity the audit could have detected.
 
-A group is judged on a metric only if it is large enough on two counts: the spec's
-minimum incidents and escalations, and enough *expected events* for that metric. At
-the reference group's rate, the group's denominator must yield at least
-``min_group.expected_events`` events and as many non-events (for the missed-case rate:
-missed and caught escalations). A percentile bootstrap of a rate built on two or three
-events cannot reach beyond them, so without this rule a small group with no missed
-case at all would be "flagged" with an interval of [0, 0].
+**One rule for "too small to judge"** (:func:`judged`), read by the verdicts, the
+tables, the model card and the promotion gate alike: a group is judged on a metric
+only if it and its reference group each have the spec's minimum incidents and
+escalations, and enough *expected events* for that metric: at the reference group's
+rate, the group's denominator must yield at least ``min_group.expected_events``
+events and as many non-events (for the missed-case rate: missed and caught
+escalations). A percentile bootstrap of a rate built on two or three events cannot
+reach beyond them, so without this rule a small group with no missed case at all
+would be "flagged" with an interval of [0, 0].
+
+**Power.** For each judged comparison, ``detectable_low`` / ``detectable_high`` are
+the ratios a true disparity must reach, below or above the band, to be flagged with
+80% power: with ``se`` the bootstrap standard deviation of the log ratio and a
+normal approximation, ``edge * exp(-/+ (z_(1+c)/2 + z_0.8) * se)``.
 """
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -29,11 +39,23 @@ from triage.evaluation._fairness_result import (
 )
 from triage.evaluation._groups import MISSING
 
-__all__ = ["MAX_UNDEFINED_SHARE", "PRIMARY_METRIC", "disparities", "expected_events", "status"]
+__all__ = [
+    "MAX_UNDEFINED_SHARE",
+    "POWER",
+    "PRIMARY_METRICS",
+    "detectable",
+    "disparities",
+    "expected_events",
+    "judged",
+    "status",
+]
 
-PRIMARY_METRIC = "fnr"
+#: the primary tests across victim groups: missed cases, and calibration within group
+PRIMARY_METRICS = ("fnr", "calibration")
 #: share of resamples with an undefined ratio above which no interval is given
 MAX_UNDEFINED_SHARE = 0.05
+#: the power at which the detectable disparity is stated
+POWER = 0.8
 
 #: metric -> (its denominator, the rate whose events it counts)
 _COUNTED: dict[str, tuple[str, str]] = {
@@ -61,6 +83,32 @@ def expected_events(metric: str, point: dict[str, Float], ref: int) -> Float:
     if not np.isfinite(rate):
         return np.zeros_like(n)
     return denominators[denominator] * min(rate, 1.0 - rate)
+
+
+def judged(
+    metric: str, point: dict[str, Float], ref: int, spec: AuditSpec
+) -> npt.NDArray[np.bool_]:
+    """Per group: may its ``metric`` be compared with the reference group's? The one
+    rule for "too small to judge" (see the module docstring)."""
+    sized = (point["n"] >= spec.min_group.n) & (point["positives"] >= spec.min_group.positives)
+    enough = expected_events(metric, point, ref) >= spec.min_group.expected_events
+    ok = sized & enough
+    return np.asarray(ok & ok[ref], dtype=np.bool_)
+
+
+def detectable(
+    log_draws: Float, tolerance: tuple[float, float], confidence: float
+) -> tuple[float, float]:
+    """The ratios below and above the band that would be flagged with 80% power, from
+    the bootstrap spread of the log ratio (NaN when it has none)."""
+    finite = log_draws[np.isfinite(log_draws)]
+    se = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
+    if not np.isfinite(se) or se <= 0:
+        return float("nan"), float("nan")
+    normal = NormalDist()
+    reach = (normal.inv_cdf((1 + confidence) / 2) + normal.inv_cdf(POWER)) * se
+    low, high = tolerance
+    return float(low * np.exp(-reach)), float(high * np.exp(reach))
 
 
 def status(
@@ -106,7 +154,6 @@ def disparities(
     point: dict[str, Float],
     draws: dict[str, Float],
     ref: int,
-    judgeable: npt.NDArray[np.bool_],
     spec: AuditSpec,
 ) -> list[Disparity]:
     """Every (group, metric) disparity of one grouping to its reference group."""
@@ -115,10 +162,10 @@ def disparities(
     for metric in (*attribute.tests, *attribute.report):
         ratios = _ratio(point[metric], point[metric][ref])
         boot = _ratio(draws[metric], draws[metric][:, [ref]])
-        enough = expected_events(metric, point, ref) >= spec.min_group.expected_events
+        ok = judged(metric, point, ref, spec)
         for g, group in enumerate(names):
+            d_low = d_high = low = high = float("nan")
             if g == ref:
-                low = high = float("nan")
                 verdict = REFERENCE
             else:
                 low, high = _interval(boot[:, g], spec.bootstrap.confidence)
@@ -127,10 +174,14 @@ def disparities(
                     low=low,
                     high=high,
                     tolerance=spec.tolerance,
-                    judgeable=bool(judgeable[g] and judgeable[ref] and enough[g] and enough[ref]),
+                    judgeable=bool(ok[g]),
                 )
                 if group == MISSING and not spec.judge_missing and verdict != TOO_SMALL:
                     verdict = NOT_JUDGED
+                if verdict in (FLAGGED, WITHIN, UNCERTAIN):
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        logs = np.log(boot[:, g])
+                    d_low, d_high = detectable(logs, spec.tolerance, spec.bootstrap.confidence)
             if metric not in tests and verdict == FLAGGED:
                 verdict = OUTSIDE
             out.append(
@@ -147,8 +198,10 @@ def disparities(
                     status=verdict,
                     test=metric in tests,
                     primary=(
-                        attribute.side == "victim" and metric == PRIMARY_METRIC and metric in tests
+                        attribute.side == "victim" and metric in PRIMARY_METRICS and metric in tests
                     ),
+                    detectable_low=d_low,
+                    detectable_high=d_high,
                 )
             )
     return out

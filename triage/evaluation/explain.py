@@ -1,7 +1,8 @@
-"""Explanations of a LightGBM model's scores (docs/architecture.md §1, §10): exact per-incident
+"""Explanations of a model's scores (docs/architecture.md §1, §10): exact per-incident
 contributions as reasons in plain words, and a global SHAP summary.
 
-Per incident, LightGBM's own TreeSHAP (``pred_contrib=True``) gives each feature's
+Per incident, LightGBM's own TreeSHAP (``pred_contrib=True``), or for a logistic
+model its coefficients times the standardised values, gives each feature's
 contribution in the raw margin (log-odds) space; the base value plus the
 contributions equal the model's raw score exactly. The reasons shown are the
 features with the largest absolute contributions, each worded from the feature
@@ -9,12 +10,13 @@ catalogue's description template with the incident's value, and marked as raisin
 lowering the risk. A calibrator applied after the model changes the probability, not
 the order or the sign of these contributions.
 
-Globally, ``shap.TreeExplainer`` on a sample of incidents gives the beeswarm and bar
+Globally, the same exact contributions on a sample of incidents give the beeswarm and bar
 plots (PNG bytes, drawn on standalone matplotlib figures so no pyplot state or
 display backend is touched) and the mean absolute SHAP value of every feature.
 
-Everything works on a ``lightgbm.Booster``, the feature frame ``X`` (the columns the
-booster was trained on, categoricals as pandas categories) and the catalogue.
+Everything works on a model (a ``lightgbm.Booster``, or a :class:`ModelBundle` of
+either family), the feature frame ``X`` (the columns the model was trained on,
+categoricals as pandas categories) and the catalogue.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from triage.features.catalogue import FeatureInfo
-from triage.models.bundle import lightgbm_array
+from triage.models.bundle import ModelBundle, lightgbm_array
 
 __all__ = [
     "GlobalExplanation",
@@ -182,21 +184,27 @@ def _check_columns(booster: lgb.Booster, X: pd.DataFrame) -> None:
         )
 
 
-def contributions(
-    booster: lgb.Booster, X: pd.DataFrame, *, threads: int | None = None
-) -> pd.DataFrame:
-    """Exact TreeSHAP contributions (raw margin space), one column per feature plus
-    ``base_value``; each row sums to the booster's raw score for that incident.
+#: what can be explained: a booster, or a bundle of either family
+Model = lgb.Booster | ModelBundle
+
+
+def contributions(model: Model, X: pd.DataFrame, *, threads: int | None = None) -> pd.DataFrame:
+    """Exact contributions (raw margin space), one column per feature plus
+    ``base_value``; each row sums to the model's raw score for that incident.
     ``threads=1`` suits a few rows (see :meth:`ModelBundle.predict_raw`)."""
-    _check_columns(booster, X)
-    array = lightgbm_array(X, booster.pandas_categorical)
-    options: dict[str, Any] = {} if threads is None else {"num_threads": threads}
-    raw = np.asarray(booster.predict(array, pred_contrib=True, **options), dtype=np.float64)
+    if isinstance(model, ModelBundle):
+        _check_columns(model.booster, X)
+        raw = model.contributions(X, threads=threads)
+    else:
+        _check_columns(model, X)
+        array = lightgbm_array(X, model.pandas_categorical)
+        options: dict[str, Any] = {} if threads is None else {"num_threads": threads}
+        raw = np.asarray(model.predict(array, pred_contrib=True, **options), dtype=np.float64)
     return pd.DataFrame(raw, columns=[*X.columns, BASE_VALUE], index=X.index)
 
 
 def explain_incidents(
-    booster: lgb.Booster,
+    model: Model,
     X: pd.DataFrame,
     catalogue: Sequence[FeatureInfo],
     *,
@@ -214,7 +222,7 @@ def explain_incidents(
     unknown = [c for c in X.columns if c not in info]
     if unknown:
         raise ValueError(f"features missing from the catalogue: {unknown}")
-    contrib = contributions(booster, X, threads=threads)
+    contrib = contributions(model, X, threads=threads)
     phi = contrib.drop(columns=BASE_VALUE).to_numpy()
     base = contrib[BASE_VALUE].to_numpy()
     k = min(top, phi.shape[1])
@@ -280,7 +288,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def global_explanation(
-    booster: lgb.Booster,
+    model: Model,
     X: pd.DataFrame,
     catalogue: Sequence[FeatureInfo] = (),
     *,
@@ -290,18 +298,23 @@ def global_explanation(
 ) -> GlobalExplanation:
     """SHAP summary of the model on up to ``sample`` rows of ``X`` drawn with ``seed``."""
     shap = _import_shap()
-    _check_columns(booster, X)
     rows = X if len(X) <= sample else X.sample(n=sample, random_state=seed)
-    explainer = shap.TreeExplainer(booster)
-    explained = explainer(rows)  # the call form; .shap_values() warns for LightGBM
-    values = np.asarray(explained.values, dtype=np.float64)
-    base = float(np.ravel(explained.base_values)[0])
+    if isinstance(model, ModelBundle) and model.family != "lightgbm":
+        exact = contributions(model, rows).to_numpy()  # linear: exact, no sampling
+        values, base_values = exact[:, :-1], exact[:, -1]
+    else:
+        booster = model.booster if isinstance(model, ModelBundle) else model
+        _check_columns(booster, X)
+        explained = shap.TreeExplainer(booster)(rows)  # the call form; .shap_values() warns
+        values = np.asarray(explained.values, dtype=np.float64)
+        base_values = np.asarray(explained.base_values, dtype=np.float64)
+    base = float(np.ravel(base_values)[0])
     mean_abs = np.abs(values).mean(axis=0)
     order = np.argsort(-mean_abs, kind="stable")
     names = list(X.columns)
     plotted = shap.Explanation(
         values=values,
-        base_values=np.asarray(explained.base_values, dtype=np.float64),
+        base_values=base_values,
         data=_numeric(rows),
         feature_names=names,
     )

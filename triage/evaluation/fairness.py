@@ -16,12 +16,18 @@ above it is flagged instead. The capacity view, the share of each group's
 escalations that reach the daily top ``capacity``, is reported under either rule.
 
 Disparity: a group's metric divided by its reference group's (the largest group, or
-one named in the spec). Its interval is a percentile bootstrap over incidents: every
-grouping sees the same resamples. A disparity is flagged when the whole interval
-lies outside the tolerance band (default [0.8, 1.25]); a group with fewer incidents or
-escalations than the spec's minimums is "too small to judge" and never flagged. The
-primary test is missed cases (FNR) across victim groups; for perpetrator groups the
-false discovery and false positive rates are tested, since a flag can be punitive.
+one named in the spec). Its interval is a percentile bootstrap over clusters, since
+one person's incidents escalate together: victim groupings resample victims (each
+with all their incidents, column ``victim_cluster``), perpetrator groupings resample
+perpetrators (``perpetrator_cluster``; an unnamed suspect's incident is its own
+cluster). Without a cluster column that side resamples incidents one by one, and the
+report says so. A disparity is flagged when the whole interval lies outside the
+tolerance band (default [0.8, 1.25]); a group too small by the one rule of
+``_judge.judged`` is "too small to judge" and never flagged. The primary tests across
+victim groups are missed cases (FNR) and calibration within group (a group under- or
+over-scored relative to the reference); for perpetrator groups the false discovery
+and false positive rates are tested, since a flag can be punitive. Each judged
+comparison states the smallest disparity it could have detected with 80% power.
 
 The per-group numbers are exactly fairlearn ``MetricFrame``'s (:func:`metric_frame`
 builds one; a test checks every metric and group), computed from weighted group sums
@@ -40,8 +46,10 @@ import pandas as pd
 from triage.evaluation._audit_spec import AttributeSpec, AuditSpec, load_audit_spec
 from triage.evaluation._bootstrap import (
     RATE_METRICS,
+    Bool,
     Float,
     Grouping,
+    Int,
     Outcomes,
     bootstrap,
     group_metrics,
@@ -56,14 +64,22 @@ from triage.evaluation._fairness_result import (
     ThresholdChange,
     ThresholdOption,
 )
-from triage.evaluation._groups import MISSING, REQUIRED_COLUMNS, daily_top_k, group_codes
-from triage.evaluation._judge import disparities
+from triage.evaluation._groups import (
+    CLUSTER_COLUMNS,
+    MISSING,
+    REQUIRED_COLUMNS,
+    cluster_codes,
+    daily_top_k,
+    group_codes,
+)
+from triage.evaluation._judge import disparities, judged
 from triage.evaluation._metric_frame import metric_frame
 from triage.evaluation._thresholds import consider_thresholds
 from triage.evaluation.findings import summarise
 from triage.exceptions import ConfigError, SchemaError
 
 __all__ = [
+    "CLUSTER_COLUMNS",
     "AttributeResult",
     "AuditSpec",
     "Disparity",
@@ -73,6 +89,7 @@ __all__ = [
     "ThresholdChange",
     "ThresholdOption",
     "audit_fairness",
+    "cluster_codes",
     "load_audit_spec",
     "metric_frame",
     "with_audit_attributes",
@@ -144,6 +161,36 @@ def _reference(attribute: AttributeSpec, names: tuple[str, ...], m: dict[str, Fl
     return names.index(attribute.reference)
 
 
+def _judgeable(attribute: AttributeSpec, m: dict[str, Float], ref: int, spec: AuditSpec) -> Bool:
+    """Per group: judged on at least one tested metric (each by the one rule of
+    ``_judge.judged``; every comparison's own verdict says which)."""
+    ok = np.zeros(len(m["n"]), dtype=bool)
+    for metric in attribute.tests or attribute.report:
+        ok |= judged(metric, m, ref, spec)
+    return ok
+
+
+def _units(scored: pd.DataFrame, spec: AuditSpec) -> tuple[list[Int], list[int], dict[str, str]]:
+    """The resampling units: each side's cluster codes where the frame has them, else
+    incidents; which unit each attribute uses; what each side resampled."""
+    units: list[Int] = [np.arange(len(scored), dtype=np.int64)]
+    index: dict[str, int] = {}
+    what: dict[str, str] = {}
+    for side, column in CLUSTER_COLUMNS.items():
+        if column in scored:
+            units.append(cluster_codes(scored[column]))
+            index[side] = len(units) - 1
+            what[side] = f"{side}s"
+        else:
+            index[side], what[side] = 0, "incidents"
+    if index and all(i > 0 for i in index.values()):
+        units, index = units[1:], {k: i - 1 for k, i in index.items()}
+    for side, kind in what.items():
+        if kind == "incidents":
+            logger.info("no %s column: %s groups resample incidents", CLUSTER_COLUMNS[side], side)
+    return units, [index[a.side] for a in spec.attributes], what
+
+
 def _group_results(
     names: tuple[str, ...], m: dict[str, Float], judgeable: npt.NDArray[np.bool_]
 ) -> tuple[GroupResult, ...]:
@@ -200,32 +247,36 @@ def audit_fairness(
     coded = [group_codes(scored, a.name, spec.age_bands) for a in spec.attributes]
     groupings = [Grouping(codes, len(names), outcomes) for codes, names in coded]
     wanted: list[set[str]] = [set(a.tests) | set(a.report) for a in spec.attributes]
+    units, unit_of, resampled = _units(scored, spec)
     draws = bootstrap(
         groupings,
         outcomes,
         resamples=spec.bootstrap.resamples,
         seed=spec.bootstrap.seed,
         metrics=wanted,
+        clusters=units,
+        unit_of=unit_of,
     )
     results = []
     for attribute, (_, names), grouping, boot in zip(
         spec.attributes, coded, groupings, draws, strict=True
     ):
         point = group_metrics(grouping, outcomes)
-        judgeable = (point["n"] >= spec.min_group.n) & (
-            point["positives"] >= spec.min_group.positives
-        )
         ref = _reference(attribute, names, point)
         results.append(
             AttributeResult(
                 name=attribute.name,
                 side=attribute.side,
                 reference=names[ref],
-                groups=_group_results(names, point, judgeable),
-                disparities=tuple(disparities(attribute, names, point, boot, ref, judgeable, spec)),
+                groups=_group_results(names, point, _judgeable(attribute, point, ref, spec)),
+                disparities=tuple(disparities(attribute, names, point, boot, ref, spec)),
             )
         )
-    option = _threshold_option(scored, spec, y, s, flag, days) if spec.thresholds.enabled else None
+    option = (
+        _threshold_option(scored, spec, outcomes, days, results)
+        if spec.thresholds.enabled
+        else None
+    )
     flags = tuple(d.name for a in results for d in a.disparities if d.status == FLAGGED)
     logger.info("fairness audit of %d incidents: %d flag(s)", len(y), len(flags))
     return FairnessReport(
@@ -248,36 +299,40 @@ def audit_fairness(
             tolerance=spec.tolerance,
         ),
         flags=flags,
+        victim_resampling=resampled["victim"],
+        perpetrator_resampling=resampled["perpetrator"],
     )
 
 
 def _threshold_option(
     scored: pd.DataFrame,
     spec: AuditSpec,
-    y: npt.NDArray[np.bool_],
-    s: Float,
-    flag: Float,
+    outcomes: Outcomes,
     days: int,
+    results: list[AttributeResult],
 ) -> ThresholdOption:
     option = spec.thresholds
     codes, names = group_codes(scored, option.attribute, spec.age_bands)
     labels = pd.Series(np.asarray(names, dtype=object)[codes])
-    n = np.bincount(codes, minlength=len(names))
-    pos = np.bincount(codes, weights=y, minlength=len(names))
+    audited = {a.name: a for a in results}.get(option.attribute)
+    if audited is not None:
+        ok = [g.judgeable for g in audited.groups]
+    else:  # the same rule, on the missed-case test against the largest group
+        point = group_metrics(Grouping(codes, len(names), outcomes), outcomes)
+        largest = AttributeSpec(name=option.attribute, tests=("fnr",))
+        ok = list(_judgeable(largest, point, _reference(largest, names, point), spec))
     judgeable = {
         name
-        for name, count, p in zip(names, n, pos, strict=True)
-        if count >= spec.min_group.n
-        and p >= spec.min_group.positives
-        and (name != MISSING or spec.judge_missing)
+        for name, fine in zip(names, ok, strict=True)
+        if fine and (name != MISSING or spec.judge_missing)
     }
     return consider_thresholds(
         attribute=option.attribute,
         groups=labels,
         judgeable=judgeable,
-        y=y,
-        score=s,
-        flag=flag,
+        y=outcomes.y,
+        score=outcomes.score,
+        flag=outcomes.flag,
         days=days,
         constraint=option.constraint,
         objective=option.objective,

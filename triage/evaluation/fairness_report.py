@@ -34,6 +34,7 @@ from triage.evaluation.findings import (
     ATTRIBUTE_TEXT,
     METRIC_TEXT,
     base_rate_note,
+    detectable_text,
     operating_text,
     thresholds_text,
 )
@@ -42,11 +43,13 @@ from triage.evaluation.report import render_template, write_atomic
 
 __all__ = [
     "CHANGE_COLUMNS",
+    "TOO_SMALL_RULE",
     "describe_disparity",
     "disparity_changes",
     "fairness_html",
     "fairness_json",
     "plain_summary",
+    "resampling_text",
     "write_fairness_report",
 ]
 
@@ -67,6 +70,10 @@ _DIRECTION: dict[str, tuple[str, str]] = {
     "capacity_recall": (
         "more of this group's escalations reach the daily review queue",
         "fewer of this group's escalations reach the daily review queue",
+    ),
+    "calibration": (
+        "this group is over-scored: its scores are high for how often it escalates",
+        "this group is under-scored: its scores are low for how often it escalates",
     ),
 }
 #: per-group metric columns of the tables: (key, title, format)
@@ -113,6 +120,7 @@ def describe_disparity(d: Disparity, confidence: float) -> str:
         f"{more if d.ratio > 1 else fewer} than for '{d.reference}' "
         f"({METRIC_TEXT[d.metric]} {value(d.value)} against {value(d.reference_value)}; "
         f"ratio {_f2(d.ratio)}, {confidence:.0%} interval {_f2(d.low)} to {_f2(d.high)})."
+        + detectable_text(d)
     )
 
 
@@ -127,6 +135,7 @@ def plain_summary(report: FairnessReport) -> tuple[str, ...]:
         f"group is compared with a reference group (the largest unless named); a difference "
         f"is flagged when the whole {report.confidence:.0%} interval of the ratio "
         f"({report.resamples} bootstrap resamples) lies outside [{low:g}, {high:g}].",
+        resampling_text(report),
         operating_text(op),
     ]
     disparities = list(report.iter_disparities())
@@ -135,13 +144,21 @@ def plain_summary(report: FairnessReport) -> tuple[str, ...]:
     primary = [d for d in flagged if d.primary]
     if primary:
         out.append(
-            f"Primary test (missed cases across victim groups): {len(primary)} flagged "
-            f"difference{'s' if len(primary) > 1 else ''}."
+            f"Primary tests (missed cases and calibration across victim groups): "
+            f"{len(primary)} flagged difference{'s' if len(primary) > 1 else ''}."
         )
     elif any(d.primary for d in disparities):
         out.append(
-            "Primary test (missed cases across victim groups): no victim group's missed-case "
-            f"rate differs from its reference group's beyond [{low:g}, {high:g}]."
+            "Primary tests (missed cases and calibration across victim groups): no victim "
+            f"group differs from its reference group beyond [{low:g}, {high:g}]."
+        )
+    out += _power_text([d for d in disparities if d.primary and d.judged and not d.flagged])
+    if report.unjudged:
+        out.append(
+            "Not judged: fewer than half of the victim groups compared with the reference "
+            "were large enough to judge in " + "; ".join(report.unjudged) + ". The audit "
+            "cannot say whether the model treats these groups alike, and the promotion gate "
+            "answers 'not judged'."
         )
     by_name = {a.name: a for a in report.attributes}
     out += [
@@ -185,18 +202,60 @@ def plain_summary(report: FairnessReport) -> tuple[str, ...]:
             out.append(
                 f"Too small to judge ({_attribute(attribute.name)}): "
                 + ", ".join(f"'{g}'" for g in small)
-                + f" (fewer than {report.min_n} incidents or {report.min_positives} "
-                "escalations, or too few expected events)."
+                + f" ({TOO_SMALL_RULE.format(n=report.min_n, positives=report.min_positives)})."
             )
     if report.thresholds is not None:
         out.append(thresholds_text(report.thresholds))
     return tuple(out)
 
 
+#: the one rule for "too small to judge" in words (``_judge.judged``)
+TOO_SMALL_RULE = (
+    "fewer than {n} incidents or {positives} escalations, in the group or its reference, "
+    "or too few expected events or non-events on the metric at the reference group's rate"
+)
+
+
+def resampling_text(report: FairnessReport) -> str:
+    """What the bootstrap resampled, and a warning where it fell back to incidents."""
+    sides = {"victim": report.victim_resampling, "perpetrator": report.perpetrator_resampling}
+    words = "; ".join(f"{side} groups by resampling {what}" for side, what in sides.items())
+    out = f"Intervals: {words}, since one person's incidents tend to escalate together."
+    if "incidents" in sides.values():
+        out += (
+            " Where incidents were resampled one by one (the predictions carry no cluster "
+            "numbers), the intervals are narrower than the uncertainty warrants."
+        )
+    return out
+
+
+def _power_text(judged: list[Disparity]) -> list[str]:
+    """How small a difference the primary tests could have found (80% power): at best
+    and for the least powered comparison. Empty if nothing unflagged was judged."""
+    powered = [d for d in judged if not math.isnan(d.detectable_high)]
+    if not powered:
+        return []
+    best = min(powered, key=lambda d: d.detectable_high)
+    worst = max(powered, key=lambda d: d.detectable_high)
+    return [
+        f"Power of the primary tests (80%, at these sizes): an unflagged group is not shown "
+        f"to be treated alike, only not to differ by much: at best a ratio below "
+        f"{_f2(best.detectable_low)} or above {_f2(best.detectable_high)} would have been "
+        f"flagged ({best.name}); for the least powered comparison, below "
+        f"{_f2(worst.detectable_low)} or above {_f2(worst.detectable_high)} ({worst.name})."
+    ]
+
+
 def fairness_json(report: FairnessReport, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report as JSON-ready data: ``FairnessReport.to_dict()``, the plain summary
     and ``extra`` (e.g. the label)."""
-    return {**report.to_dict(), "plain_summary": list(plain_summary(report)), **dict(extra or {})}
+    return {
+        **report.to_dict(),
+        "gate_answer": report.gate_answer,
+        "unjudged": list(report.unjudged),
+        "plain_summary": list(plain_summary(report)),
+        **dict(extra or {}),
+    }
 
 
 def _figures(report: FairnessReport) -> dict[str, str]:
@@ -232,6 +291,7 @@ def fairness_html(
         flagged_rows=[d for a in attributes for d in a["disparities"] if d["status"] == FLAGGED],
         group_columns=[{"key": k, "title": t, "kind": f} for k, t, f in GROUP_COLUMNS],
         metric_text=METRIC_TEXT,
+        too_small_rule=TOO_SMALL_RULE.format(n=report.min_n, positives=report.min_positives),
         figures=_figures(report),
         flagged=FLAGGED,
     )
@@ -275,7 +335,7 @@ def _changes_row(old: Disparity | None, new: Disparity | None) -> dict[str, Any]
     now = new is not None and new.flagged
     change = {
         (False, True): "newly flagged",
-        (True, False): "cleared",
+        (True, False): "cleared" if new is not None and new.judged else "no longer judged",
         (True, True): "still flagged",
     }
     return {
@@ -291,7 +351,9 @@ def _changes_row(old: Disparity | None, new: Disparity | None) -> dict[str, Any]
 
 def disparity_changes(before: FairnessReport, after: FairnessReport) -> pd.DataFrame:
     """Every primary or flagged disparity of either report, side by side: the ratios,
-    the verdicts, and ``change`` (``newly flagged``, ``cleared``, ``still flagged``)."""
+    the verdicts, and ``change``: ``newly flagged``, ``still flagged``, ``cleared``
+    (flagged before, judged now and not flagged) or ``no longer judged`` (flagged
+    before, now too small, undefined or absent: nothing was cleared)."""
     old = {d.name: d for d in before.iter_disparities()}
     new = {d.name: d for d in after.iter_disparities()}
     keep = [

@@ -18,7 +18,9 @@ __all__ = [
     "ATTRIBUTE_TEXT",
     "METRIC_TEXT",
     "base_rate_note",
+    "detectable_text",
     "operating_text",
+    "scored_direction",
     "summarise",
     "thresholds_text",
 ]
@@ -72,10 +74,29 @@ def operating_text(op: OperatingPoint) -> str:
     )
 
 
+def scored_direction(d: Disparity) -> str:
+    """For a calibration disparity: ``under-scored`` (ratio below 1: its scores are low
+    for how often it escalates, relative to the reference group) or ``over-scored``."""
+    return "under-scored" if d.ratio < 1 else "over-scored"
+
+
+def detectable_text(d: Disparity) -> str:
+    """The smallest disparities a judged comparison could have flagged with 80% power
+    ("" when not judged)."""
+    if math.isnan(d.detectable_low) or math.isnan(d.detectable_high):
+        return ""
+    return (
+        f" At this size only a ratio below {_num(d.detectable_low)} or above "
+        f"{_num(d.detectable_high)} would be flagged with 80% power."
+    )
+
+
 def _flag_sentence(
     d: Disparity, attribute: AttributeResult, confidence: float, tolerance: tuple[float, float]
 ) -> str:
     direction = "higher" if d.ratio > 1 else "lower"
+    if d.metric == "calibration":
+        direction += f" ({scored_direction(d)})"
     sentence = (
         f"FLAG {d.name}: {ATTRIBUTE_TEXT.get(d.attribute, d.attribute)}, group '{d.group}' "
         f"has a {METRIC_TEXT[d.metric]} of {_num(d.value)} against {_num(d.reference_value)} "
@@ -151,8 +172,8 @@ def summarise(
     primary = [d for d in disparities if d.primary]
     if primary and not any(d.status == FLAGGED for d in primary):
         out.append(
-            "Primary test (missed cases across victim groups): no group's missed-case rate "
-            f"differs from its reference group's beyond the band [{low:g}, {high:g}] with "
+            "Primary tests (missed cases and calibration across victim groups): no group "
+            f"differs from its reference group beyond the band [{low:g}, {high:g}] with "
             f"{confidence:.0%} confidence."
         )
     if not flagged:

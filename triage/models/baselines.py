@@ -130,10 +130,31 @@ class LogisticBaseline:
 
     def predict_proba(self, X: pd.DataFrame) -> Float:
         """Calibrated probabilities (the regression's own if no calibrator is set)."""
-        z = self.decision_function(X)
+        return self.calibrated(self.decision_function(X))
+
+    def calibrated(self, z: Float) -> Float:
+        """Probabilities of the log-odds ``z`` through the calibrator (or the
+        logistic function when none is set)."""
         if self.calibrator is not None:
             return self.calibrator(z)
         out: Float = 1.0 / (1.0 + np.exp(-z))
+        return out
+
+    def contributions(self, X: pd.DataFrame) -> Float:
+        """Exact linear contributions to :meth:`decision_function`: per column of
+        ``X``, the sum of coefficient times standardised value over the design
+        columns it makes (value, missing flag, one-hot categories), then the
+        intercept as the base value (last column). Rows sum to the log-odds."""
+        design = self.design(X) * np.asarray(self.coef)
+        owners = [
+            *self.numeric,
+            *self.indicators,
+            *(name for name, cats in self.categorical for _ in cats),
+        ]
+        position = {name: j for j, name in enumerate(X.columns)}
+        out = np.zeros((len(X), len(X.columns) + 1), dtype=np.float64)
+        np.add.at(out.T, [position[o] for o in owners], design.T)
+        out[:, -1] = self.intercept
         return out
 
     def with_calibrator(self, calibrator: Calibrator) -> LogisticBaseline:

@@ -196,6 +196,12 @@ class ModelBundle:
         return str(self.metadata["label"])
 
     @property
+    def family(self) -> str:
+        """The family that scores: ``lightgbm`` or ``logistic`` (a bundle saved
+        before families were compared is LightGBM's)."""
+        return str(self.metadata.get("family", "lightgbm"))
+
+    @property
     def model_spec(self) -> ModelSpec:
         return _parse_spec(self.model_spec_yaml, ModelSpec, MODEL_SPEC)
 
@@ -204,18 +210,40 @@ class ModelBundle:
         return _parse_spec(self.feature_spec_yaml, FeatureSetSpec, FEATURE_SPEC)
 
     def predict_raw(self, X: pd.DataFrame, *, threads: int | None = None) -> Float:
-        """The booster's raw margin (log-odds before calibration), e.g. for SHAP.
-        ``threads=1`` suits a few rows: OpenMP's thread team costs milliseconds on
-        a busy machine, the rows themselves microseconds (the numbers are the same)."""
+        """The scoring family's raw margin (log-odds before calibration), e.g. for
+        explanations. ``threads=1`` suits a few rows: OpenMP's thread team costs
+        milliseconds on a busy machine, the rows themselves microseconds (the
+        numbers are the same)."""
         self.schema.check(X)
+        if self.family == "logistic":
+            return self.logistic.decision_function(X)
         array = lightgbm_array(X, self.booster.pandas_categorical)
         options: dict[str, Any] = {} if threads is None else {"num_threads": threads}
         out = np.asarray(self.booster.predict(array, raw_score=True, **options), dtype=np.float64)
         return out
 
     def predict_proba(self, X: pd.DataFrame, *, threads: int | None = None) -> Float:
-        """Calibrated probability of the label for each row of ``X``."""
-        return self.calibrator(self.predict_raw(X, threads=threads))
+        """Calibrated probability of the label for each row of ``X``: the scoring
+        family's raw margin through that family's calibrator."""
+        raw = self.predict_raw(X, threads=threads)
+        if self.family == "logistic":
+            return self.logistic.calibrated(raw)
+        return self.calibrator(raw)
+
+    def contributions(self, X: pd.DataFrame, *, threads: int | None = None) -> Float:
+        """Each feature's exact part in the raw margin, one column per column of
+        ``X`` and the base value last; each row sums to :meth:`predict_raw`.
+        LightGBM: TreeSHAP (``pred_contrib``); logistic: coefficient times the
+        standardised value, summed over a feature's design columns."""
+        self.schema.check(X)
+        if self.family == "logistic":
+            return self.logistic.contributions(X)
+        array = lightgbm_array(X, self.booster.pandas_categorical)
+        options: dict[str, Any] = {} if threads is None else {"num_threads": threads}
+        out = np.asarray(
+            self.booster.predict(array, pred_contrib=True, **options), dtype=np.float64
+        )
+        return out
 
     def files(self) -> dict[str, bytes]:
         """The bundle's files (without the manifest) as bytes."""

@@ -55,6 +55,7 @@ from triage.models.baselines import (
     prior_count_formula,
 )
 from triage.models.bundle import FeatureSchema, ModelBundle, data_fingerprint
+from triage.models.families import FamilyChoice, choose_family, score_column
 from triage.models.procedure import Fold, fit_fold
 from triage.models.temporal import TemporalPlan
 
@@ -81,7 +82,9 @@ class TrainingResult:
     ``validation`` has one row per test incident of every split: ``incident_id``,
     ``reported_at``, ``split``, ``y`` and a calibrated probability per scorer
     (``score_model``, ``score_logistic``, ``score_dash``, ``score_prior``), plus the
-    ``dash_grade``. ``folds`` describes each fit (the final model's last).
+    ``dash_grade`` and each candidate family's scores (``score_lightgbm``;
+    ``score_model`` is the chosen family's). ``folds`` describes each fit (the final
+    model's last); ``family`` which family ships and why.
     """
 
     bundle: ModelBundle
@@ -89,6 +92,7 @@ class TrainingResult:
     folds: tuple[Fold, ...]
     timings: Mapping[str, float]
     prior_formula: str
+    family: FamilyChoice
 
 
 def train(
@@ -147,9 +151,15 @@ def train(
     timings["final"] = time.perf_counter() - t0
     report("done", total, total)
 
+    validation = pd.concat(frames, ignore_index=True) if frames else _empty_validation()
+    choice = choose_family(validation, model_spec.model.champion)
+    validation[score_column("model")] = validation[score_column(choice.family)]
+    logger.info("family: %s (%s)", choice.family, choice.reason)
     rows = plan.final
     metadata = {
         "label": plan.label,
+        "family": choice.family,
+        "family_reason": choice.reason,
         "seed": seed,
         "training_rows": len(rows),
         "fit_rows": final.fit_rows,
@@ -180,9 +190,8 @@ def train(
     )
     timings["total"] = time.perf_counter() - started
     logger.info("trained %s in %.1f s (%d splits)", plan.label, timings["total"], len(plan.splits))
-    validation = pd.concat(frames, ignore_index=True) if frames else _empty_validation()
     formula = " + ".join(plus) + "".join(f" - {m}" for m in minus)
-    return TrainingResult(bundle, validation, tuple(folds), timings, formula)
+    return TrainingResult(bundle, validation, tuple(folds), timings, formula, choice)
 
 
 def _scored(
@@ -205,18 +214,19 @@ def _scored(
             "reported_at": labels["reported_at"].iloc[rows].to_numpy(),
             "split": np.full(len(rows), number, dtype=np.int64),
             "y": y[rows].astype(np.int8),
-            "score_model": fold.calibrator(raw),
+            "score_model": np.nan,  # the chosen family's, once every split is scored
             "score_logistic": fold.logistic.predict_proba(Xt),
             "score_dash": fold.dash_calibrator(dash[rows]),
             "score_prior": fold.prior_calibrator(prior[rows]),
             "dash_grade": grades.iloc[rows].astype(str).to_numpy(),
+            score_column("lightgbm"): fold.calibrator(raw),
         }
     ).astype({"incident_id": "string", "reported_at": labels["reported_at"].dtype})
 
 
 def _empty_validation() -> pd.DataFrame:
     columns = ["incident_id", "reported_at", "split", "y", *(f"score_{s}" for s in SCORERS)]
-    return pd.DataFrame({c: [] for c in [*columns, "dash_grade"]})
+    return pd.DataFrame({c: [] for c in [*columns, "dash_grade", score_column("lightgbm")]})
 
 
 def _dash_grades(X: pd.DataFrame, given: pd.Series | None) -> pd.Series:

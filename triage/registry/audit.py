@@ -7,9 +7,14 @@ predictions at the audit's operating point (``predictions.parquet``) and the exa
 audit spec used (``audit_spec.json``, the team's capacity written in). The
 predictions carry no identifiers: no incident, victim or perpetrator id; the report
 time cut to its UTC day (all the daily queue needs); sex, ethnicity and deprivation
-decile as recorded; ages cut to the lower edge of their audit band (``<25`` as 0).
-These are group labels, not people: auditing them gives exactly the report logged
-with the version.
+decile as recorded; ages cut to the lower edge of their audit band (``<25`` as 0);
+and each incident's victim and perpetrator cluster (``victim_cluster``,
+``perpetrator_cluster``), numbered 0, 1, 2 ... in order of first appearance within
+these predictions (an unnamed suspect's incident is a cluster of its own), so the
+bootstrap can resample people without knowing who they are. These are group labels,
+not people: auditing them gives exactly the report logged with the version.
+Predictions logged before the cluster columns existed still re-audit, resampling
+incidents one by one (the report says so).
 """
 
 from __future__ import annotations
@@ -22,7 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from triage.evaluation.fairness import AuditSpec, FairnessReport, audit_fairness
+from triage.evaluation.fairness import (
+    CLUSTER_COLUMNS,
+    AuditSpec,
+    FairnessReport,
+    audit_fairness,
+    cluster_codes,
+)
 from triage.evaluation.fairness_report import CHANGE_COLUMNS, disparity_changes
 from triage.exceptions import ModelNotFoundError
 from triage.registry.tracking import AUDIT_PATH, REPORTS_PATH, MlflowRegistry, VersionInfo
@@ -38,6 +49,7 @@ __all__ = [
     "VersionComparison",
     "audit_predictions",
     "compare_versions",
+    "dataset_digest",
     "logged_fairness",
     "reaudit",
     "write_audit_data",
@@ -61,7 +73,14 @@ AUDIT_COLUMNS = (
     "perpetrator_ethnicity",
     "perpetrator_age",
     "deprivation_decile",
+    CLUSTER_COLUMNS["victim"],
+    CLUSTER_COLUMNS["perpetrator"],
 )
+#: the id column each cluster column is numbered from (the ids themselves never logged)
+_CLUSTER_IDS = {
+    CLUSTER_COLUMNS["victim"]: "victim_id",
+    CLUSTER_COLUMNS["perpetrator"]: "perpetrator_id",
+}
 _AGES = ("victim_age", "perpetrator_age")
 #: the metrics ``compare_versions`` sets side by side: (what readers see, run metric)
 COMPARED_METRICS: tuple[tuple[str, str], ...] = (
@@ -84,8 +103,12 @@ def _band_floor(age: pd.Series, edges: tuple[int, ...]) -> pd.Series:
 
 def audit_predictions(scored: pd.DataFrame, spec: AuditSpec) -> pd.DataFrame:
     """The audit's input as it is logged (see the module docstring): the columns of
-    ``AUDIT_COLUMNS`` that ``scored`` has, identifiers dropped, times and ages cut."""
+    ``AUDIT_COLUMNS`` that ``scored`` has, identifiers replaced by cluster numbers,
+    times and ages cut."""
     out = scored[[c for c in AUDIT_COLUMNS if c in scored]].copy()
+    for column, ids in _CLUSTER_IDS.items():
+        if ids in scored:
+            out[column] = cluster_codes(scored[ids].reset_index(drop=True))
     out["reported_at"] = pd.to_datetime(out["reported_at"], utc=True).dt.floor("D")
     for column in _AGES:
         if column in out:
@@ -144,13 +167,25 @@ class MetricChange:
 
 @dataclass(frozen=True)
 class VersionComparison:
-    """Two versions side by side: their metrics, and their disparities
-    (``triage.evaluation.fairness_report.disparity_changes``)."""
+    """Two versions side by side: their metrics, their disparities
+    (``triage.evaluation.fairness_report.disparity_changes``) and the digests of the
+    data each was trained on (``None`` where a run logged none)."""
 
     before: VersionInfo
     after: VersionInfo
     metrics: tuple[MetricChange, ...]
     disparities: pd.DataFrame
+    digests: tuple[str | None, str | None] = (None, None)
+
+    @property
+    def same_data(self) -> bool | None:
+        """Were both trained on the same data? ``None`` when a digest is unknown."""
+        a, b = self.digests
+        return None if a is None or b is None else a == b
+
+    @property
+    def no_longer_judged(self) -> list[str]:
+        return self._with("no longer judged")
 
     @property
     def newly_flagged(self) -> list[str]:
@@ -171,6 +206,7 @@ def compare_versions(
     """What changed from version ``before`` to ``after``: each of ``COMPARED_METRICS``
     (NaN where a run did not log it) and every primary or flagged disparity."""
     a, b = registry.version(name, before), registry.version(name, after)
+    digests = (dataset_digest(registry, a), dataset_digest(registry, b))
     metrics = tuple(
         MetricChange(title, key, a.metrics.get(key, np.nan), b.metrics.get(key, np.nan))
         for title, key in COMPARED_METRICS
@@ -179,8 +215,20 @@ def compare_versions(
         old = _fairness_or_none(registry, name, a.version, Path(tmp) / "a")
         new = _fairness_or_none(registry, name, b.version, Path(tmp) / "b")
     if old is None or new is None:  # a version registered before runs were audited
-        return VersionComparison(a, b, metrics, pd.DataFrame(columns=list(CHANGE_COLUMNS)))
-    return VersionComparison(a, b, metrics, disparity_changes(old, new))
+        empty = pd.DataFrame(columns=list(CHANGE_COLUMNS))
+        return VersionComparison(a, b, metrics, empty, digests)
+    return VersionComparison(a, b, metrics, disparity_changes(old, new), digests)
+
+
+def dataset_digest(registry: MlflowRegistry, info: VersionInfo) -> str | None:
+    """The digest of the training data the version's run logged (MLflow's dataset
+    input; else the bundle's data fingerprint tag; ``None`` if neither)."""
+    inputs = registry.client.get_run(info.run_id).inputs
+    for item in getattr(inputs, "dataset_inputs", None) or ():
+        digest = getattr(item.dataset, "digest", None)
+        if digest:
+            return str(digest)
+    return info.tags.get("data_fingerprint") or None
 
 
 def _fairness_or_none(

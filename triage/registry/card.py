@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.evaluation.fairness import FairnessReport
-from triage.evaluation.fairness_report import plain_summary
+from triage.evaluation.fairness_report import TOO_SMALL_RULE, plain_summary
 from triage.evaluation.findings import ATTRIBUTE_TEXT, METRIC_TEXT
 from triage.evaluation.plots import DISPLAY_NAMES
 from triage.evaluation.report import render_template, write_atomic
@@ -99,6 +99,11 @@ class ModelCard:
             columns=[{"key": k, "title": t, "kind": f} for k, t, f in METRIC_COLUMNS],
             fairness=fairness,
             summary=plain_summary(fairness) if fairness is not None else (),
+            too_small_rule=(
+                TOO_SMALL_RULE.format(n=fairness.min_n, positives=fairness.min_positives)
+                if fairness is not None
+                else ""
+            ),
             attribute_text=ATTRIBUTE_TEXT,
             metric_text=METRIC_TEXT,
             decisions=self.decisions,

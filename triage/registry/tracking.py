@@ -10,6 +10,7 @@ the whole bundle beside it; nothing we load back is a pickle.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from triage.contract.text import has_visible_text
 from triage.exceptions import ConfigError, ModelNotFoundError, PromotionRefused
+from triage.paths import create_private_file
 from triage.registry.gates import (
     Gate,
 )
@@ -34,6 +37,7 @@ __all__ = [
     "AUDIT_PATH",
     "BUNDLE_PATH",
     "CHAMPION",
+    "MANIFEST_TAG",
     "OVERRIDE_TAG",
     "REPORTS_PATH",
     "Decision",
@@ -54,6 +58,9 @@ REPORTS_PATH = "reports"
 AUDIT_PATH = "audit"
 #: the version tag holding the reason its latest promotion overrode failed gates
 OVERRIDE_TAG = "promotion.override_reason"
+#: the bundle manifest's own sha256, kept in the registry's database beside the version so
+#: a bundle re-hashed inside the artifact store is refused (docs/architecture.md §10)
+MANIFEST_TAG = "bundle.manifest_sha256"
 _HISTORY_TAG = "champion_history"
 _DECISION_TAG = "decision."
 
@@ -150,7 +157,7 @@ class MlflowRegistry:
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or Settings.from_env().tracking_uri
         if self.tracking_uri.startswith("sqlite:///"):
-            Path(self.tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(self.tracking_uri[len("sqlite:///") :])
         mlflow = _quiet_mlflow()
         self._mlflow = mlflow
         self.client = mlflow.MlflowClient(
@@ -173,6 +180,8 @@ class MlflowRegistry:
         import lightgbm as lgb
 
         mlflow = self._mlflow
+        manifest = (run.bundle_dir / "manifest.json").read_bytes()
+        sealed = {MANIFEST_TAG: hashlib.sha256(manifest).hexdigest()}
         experiment = self._experiment(run.label)
         mlflow.set_tracking_uri(self.tracking_uri)
         with mlflow.start_run(
@@ -204,7 +213,7 @@ class MlflowRegistry:
                 run.label, description=f"Escalation model for the label {run.label}."
             )
         mv = self.client.create_model_version(
-            run.label, source=info.model_uri, run_id=run_id, tags={"bundle": BUNDLE_PATH}
+            run.label, source=info.model_uri, run_id=run_id, tags={"bundle": BUNDLE_PATH, **sealed}
         )
         return self.version(run.label, int(mv.version))
 
@@ -232,11 +241,15 @@ class MlflowRegistry:
         return {v: tuple(sorted(a)) for v, a in out.items()}
 
     def version(self, name: str, version: int | str) -> VersionInfo:
-        """A version by number, or by alias (``"champion"``)."""
+        """A version by number, alias (``champion``, ``@champion``) or ``previous``."""
         from mlflow.exceptions import MlflowException
 
         if not self._registered(name):
             raise ModelNotFoundError(f"no registered model named {name!r} in {self.tracking_uri}")
+        if isinstance(version, str):
+            version = version.strip().removeprefix("@")
+            if version == "previous" and len(history := self._history(name)) > 1:
+                version = history[-2]
         try:
             if isinstance(version, str) and not version.isdigit():
                 mv = self.client.get_model_version_by_alias(name, version)
@@ -333,6 +346,8 @@ class MlflowRegistry:
     ) -> Decision:
         """Move ``@champion`` to ``version`` if every gate passed, or if a reason for
         overriding the failed gates is given; record the decision either way it lands."""
+        if override_reason is not None and not has_visible_text(override_reason):
+            raise ConfigError("the override reason must say why in visible text")
         info = self.version(name, version)
         current = self.champion(name)
         if current is not None and current.version == info.version:

@@ -9,14 +9,20 @@ new ones. Inside the transaction the same history is read again and compared
 whether the store holds orders at all); only if a concurrent writer changed it are
 the features built again, under the lock. Stored rows never change or go, so equal
 ids mean equal rows and the prepared scores are the ones the transaction would
-compute itself."""
+compute itself.
+
+People's corrections are versions (``person_versions``): each incident is scored
+with its people's attributes as the store knew them at its ``reported_at`` (the
+latest version stored by then, else the first), so a correction never changes an
+earlier incident's features, and incidents of people never corrected are scored
+exactly as before."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +32,14 @@ from sqlalchemy.orm import Session
 from triage.contract.names import Extract
 from triage.service._frames import Record, extract_from_records
 from triage.service.scoring import Score, Scorer
-from triage.service.tables import IncidentRow, OrderRow, PersonRow, ScoreRow, in_chunks
+from triage.service.tables import (
+    IncidentRow,
+    OrderRow,
+    PersonRow,
+    PersonVersionRow,
+    ScoreRow,
+    in_chunks,
+)
 
 __all__ = ["HistoryKey", "PreparedScores", "history_for", "prepare_scores", "score_missing"]
 
@@ -50,6 +63,7 @@ class HistoryKey:
     incidents: frozenset[str]
     people: frozenset[str]
     orders: frozenset[tuple[Any, ...]] | None
+    versions: frozenset[tuple[str, int]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,43 @@ def _key(
     )
 
 
+#: each corrected person's versions, oldest first: (valid_from, record in people's columns)
+Versions = dict[str, list[tuple[datetime, Record]]]
+
+
+def _versions(session: Session, people: Sequence[Record]) -> Versions:
+    found: Versions = {}
+    v = PersonVersionRow
+    for chunk in in_chunks(sorted({r["person_id"] for r in people})):
+        query = select(v).where(v.person_id.in_(chunk)).order_by(v.person_id, v.version)
+        for row in session.scalars(query):
+            record = {c: getattr(row, c) for c in ("person_id", "sex", "birth_year", "ethnicity")}
+            found.setdefault(row.person_id, []).append((row.valid_from, record))
+    return found
+
+
+def _version_key(versions: Versions) -> frozenset[tuple[str, int]]:
+    return frozenset((p, len(vs)) for p, vs in versions.items())
+
+
+def _known_at(versions: Versions, person: str | None, at: datetime) -> int:
+    """How many of ``person``'s corrections the store held at ``at`` (0: the first)."""
+    if person is None or person not in versions:
+        return 0
+    return sum(1 for valid_from, _ in versions[person] if valid_from <= at)
+
+
+def _people_as_of(
+    people: Sequence[Record], versions: Versions, chosen: Mapping[str, int]
+) -> list[Record]:
+    """``people`` with each person in ``chosen`` at that version (0: as first stored)."""
+    out = []
+    for r in people:
+        n = chosen.get(r["person_id"], 0)
+        out.append(r if n == 0 else {**r, **versions[r["person_id"]][n - 1][1]})
+    return out
+
+
 def history_for(session: Session, incident_ids: Sequence[str]) -> Extract:
     """An extract holding ``incident_ids`` and every stored record of their people."""
     return extract_from_records(*_history_rows(session, incident_ids, {}))
@@ -145,6 +196,34 @@ def _unscored(session: Session, incident_ids: Iterable[str], version: str) -> li
             )
         )
     return [i for i in wanted if i not in done]
+
+
+def _score_rows(
+    scorer: Scorer,
+    todo: Sequence[str],
+    rows: tuple[list[Record], list[Record], list[Record] | None],
+    versions: Versions,
+) -> dict[str, Score]:
+    """Scores of ``todo``, each with its people as known at its ``reported_at``: the
+    incidents are grouped by the versions they need, one pass per group."""
+    incidents, people, orders = rows
+    groups: dict[tuple[tuple[str, int], ...], list[str]] = {}
+    wanted = set(todo)
+    for r in incidents:
+        if r["incident_id"] in wanted:
+            at = r["reported_at"]
+            at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+            key = tuple(
+                (p, n)
+                for p in (r["victim_id"], r["perpetrator_id"])
+                if p is not None and (n := _known_at(versions, p, at))
+            )
+            groups.setdefault(key, []).append(r["incident_id"])
+    scores: dict[str, Score] = {}
+    for key, ids in groups.items():
+        as_of = _people_as_of(people, versions, dict(key)) if key else people
+        scores.update(_score(scorer, ids, extract_from_records(incidents, as_of, orders)))
+    return scores
 
 
 def _score(scorer: Scorer, todo: Sequence[str], history: Extract) -> dict[str, Score]:
@@ -166,8 +245,10 @@ def prepare_scores(
     if not todo:
         return PreparedScores((), HistoryKey(frozenset(), frozenset(), None))
     rows = _history_rows(session, todo, pending)
-    scores = _score(scorer, todo, extract_from_records(*rows))
-    return PreparedScores(tuple(todo), _key(*rows), scores)
+    versions = _versions(session, rows[1])
+    scores = _score_rows(scorer, todo, rows, versions)
+    key = replace(_key(*rows), versions=_version_key(versions))
+    return PreparedScores(tuple(todo), key, scores)
 
 
 def score_missing(
@@ -186,12 +267,14 @@ def score_missing(
     scores: dict[str, Score] = {}
     if prepared is not None and set(todo) <= set(prepared.ids):
         rows = _history_rows(session, prepared.ids, {})
-        if _key(*rows) == prepared.key:
+        versions = _versions(session, rows[1])
+        if replace(_key(*rows), versions=_version_key(versions)) == prepared.key:
             scores = {i: prepared.scores[i] for i in todo}
         else:
             logger.info("history changed while scoring; scoring again under the lock")
     if not scores:
-        scores = _score(scorer, todo, history_for(session, todo))
+        rows = _history_rows(session, todo, {})
+        scores = _score_rows(scorer, todo, rows, _versions(session, rows[1]))
     now = datetime.now(UTC)
     session.execute(insert(ScoreRow), [_score_row(scores[i], version, now) for i in todo])
     logger.info("scored %d incident(s) with %s", len(scores), version)

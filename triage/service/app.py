@@ -8,14 +8,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from triage import __version__
 from triage.config import DEFAULT_MODEL_NAME
 from triage.exceptions import TriageError
 from triage.service import auth
 from triage.service.errors import install_error_handlers
+from triage.service.http_guards import install_guards
 from triage.service.models import (
     LoadedModel,
     MlflowModels,
@@ -23,7 +25,8 @@ from triage.service.models import (
     StaticModels,
     reload_champion,
 )
-from triage.service.pages import install_pages
+from triage.service.pages import install_pages, is_page
+from triage.service.pages_session import render
 from triage.service.routes import ROUTERS
 from triage.service.scoring import Scorer
 from triage.service.store import Store, check_database_url, safe_url
@@ -106,12 +109,21 @@ def create_app(
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        # the schema only when asked for; never the docs pages, which load scripts from a CDN
+        openapi_url="/openapi.json" if settings.api_docs else None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     install_pages(app, settings)
+    install_guards(app, settings, is_page, _refusal_page)  # last: outside everything else
     return app
+
+
+def _refusal_page(request: Request, status: int, message: str) -> Response:
+    return render(request, "error.html", {"message": message}, status=status)
 
 
 def _served(loaded: LoadedModel) -> str:

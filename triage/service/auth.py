@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.exceptions import AuthError
+from triage.service.sessions import end_key_sessions
 from triage.service.tables import ApiKeyRow
 
 __all__ = [
@@ -120,6 +121,7 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         session.flush()
+    end_key_sessions(session, key_id)  # its page sessions end with it
     return _public(row)
 
 

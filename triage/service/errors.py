@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from triage.exceptions import (
     AuthError,
+    BundleIntegrityError,
     ConflictError,
     Forbidden,
     ModelNotFoundError,
@@ -36,6 +37,9 @@ from triage.exceptions import (
 from triage.service.schemas import ErrorBody, ProblemOut
 
 __all__ = [
+    "MAX_PROBLEMS",
+    "MAX_SHOWN_CHARS",
+    "MESSAGE_CONFLICT",
     "BusyPage",
     "ErrorPage",
     "install_error_handlers",
@@ -49,6 +53,9 @@ logger = logging.getLogger(__name__)
 ErrorPage = Callable[[Request, str], Response]
 #: the answer to a busy store on a request, given the seconds to wait before retrying
 BusyPage = Callable[[Request, int], Response]
+#: an error lists at most this many problems, and shows at most this much of a value
+MAX_PROBLEMS = 100
+MAX_SHOWN_CHARS = 80
 #: where :func:`install_error_page` keeps its choice, on the app's state
 _STATE_ERROR_PAGE = "error_page"
 
@@ -60,13 +67,26 @@ class _PageAnswers:
     busy: BusyPage
 
 
+MESSAGE_CONFLICT = (
+    "the batch conflicts with stored records: an incident or order cannot be changed once "
+    "stored; nothing was stored"
+)
 _DESCRIPTIONS = {
     400: "The body cannot be read as JSON (it is not UTF-8, or is nested too deeply).",
     401: "No API key, or an unknown or revoked one (X-API-Key header).",
     403: "The key's role may not use this route.",
     404: "No such incident or model version.",
-    409: "Re-sent rows differ from the stored rows with the same ids; nothing was stored.",
+    409: (
+        "The batch conflicts with stored records (an incident or order re-sent with other "
+        "content; nothing was stored), or a reload refused a champion whose bundle failed "
+        "its checks (the served model stays)."
+    ),
+    413: "The request body is over TRIAGE_MAX_BODY_BYTES; it was not read.",
     422: "The request breaks the data contract or the request schema; nothing was stored.",
+    429: (
+        "Too many failed sign-ins or unknown keys from this address in the last minute; "
+        "wait the `Retry-After` seconds."
+    ),
     500: "An unexpected error; quote the error id to the operators.",
     503: (
         "No champion model is loaded (promote one, then POST /admin/reload), or the store "
@@ -77,10 +97,11 @@ _DESCRIPTIONS = {
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route can answer (500 is always added)."""
+    """OpenAPI entries for the error codes a route can answer; 413 and 429 (answered
+    in front of every route, :mod:`triage.service.http_guards`) and 500 always."""
     return {
         code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
-        for code in sorted({*codes, 500})
+        for code in sorted({*codes, 413, 429, 500})
     }
 
 
@@ -91,10 +112,30 @@ def _json(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -
     return JSONResponse(status_code=status, content=content, headers=headers)
 
 
+def _excerpt(text: str | None) -> str | None:
+    """A submitted text cut to a short excerpt: an error never echoes a whole body."""
+    if text is None or len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
+def _counted(message: str, total: int) -> str:
+    """The message, saying how many problems past :data:`MAX_PROBLEMS` were left out."""
+    if total <= MAX_PROBLEMS:
+        return message
+    return f"{message}; the first {MAX_PROBLEMS} are listed, {total - MAX_PROBLEMS:,} left out"
+
+
 def _problems(exc: SchemaError) -> list[ProblemOut]:
     return [
-        ProblemOut(table=p.table, column=p.column, row=p.row, value=p.value, rule=p.rule)
-        for p in exc.problems
+        ProblemOut(
+            table=p.table,
+            column=_excerpt(p.column),
+            row=p.row,
+            value=_excerpt(p.value),
+            rule=p.rule,
+        )
+        for p in exc.problems[:MAX_PROBLEMS]
     ]
 
 
@@ -107,10 +148,10 @@ def _request_problems(errors: Iterable[Any]) -> list[ProblemOut]:
         out.append(
             ProblemOut(
                 table="request",
-                column=".".join(loc) or None,
+                column=_excerpt(".".join(loc) or None),
                 row=row,
                 value=None,
-                rule=str(err.get("msg", "invalid")),
+                rule=_excerpt(str(err.get("msg", "invalid"))) or "invalid",
             )
         )
     return out
@@ -122,12 +163,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, SchemaError):
             return _json(
                 422,
-                ErrorBody(error="contract_violation", message=str(exc), problems=_problems(exc)),
+                ErrorBody(
+                    error="contract_violation",
+                    message=_counted(str(exc), len(exc.problems)),
+                    problems=_problems(exc),
+                ),
             )
-        if isinstance(exc, ConflictError):
-            return _json(
-                409, ErrorBody(error="conflict", message=str(exc), conflicts=exc.conflicts)
-            )
+        if isinstance(exc, ConflictError):  # never which ids or fields: no oracle
+            return _json(409, ErrorBody(error="conflict", message=MESSAGE_CONFLICT))
+        if isinstance(exc, BundleIntegrityError):  # a refused reload: the old model stays
+            return _json(409, ErrorBody(error="model_refused", message=str(exc)))
         if isinstance(exc, NotFoundError | ModelNotFoundError):
             return _json(404, ErrorBody(error="not_found", message=str(exc)))
         if isinstance(exc, Forbidden):
@@ -148,13 +193,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = _request_problems(exc.errors())
+        errors = exc.errors()
         return _json(
             422,
             ErrorBody(
                 error="invalid_request",
-                message="the request does not match its schema",
-                problems=problems,
+                message=_counted("the request does not match its schema", len(errors)),
+                problems=_request_problems(errors[:MAX_PROBLEMS]),
             ),
         )
 

@@ -5,9 +5,14 @@ and nothing is stored, every problem is returned. People the incidents name may 
 left out of a batch when the store already holds them. A batch in a force's own
 names and codes is mapped onto the contract first (``mapping``, as ``triage validate
 --mapping`` does), its naive times read in the mapping's zone. A re-sent row with
-the same content is a no-op; with different content the whole batch is refused,
-naming the ids (:class:`~triage.service.store.ConflictError`). The new rows, their
-scores and one audit entry are written in a single transaction.
+the same content is a no-op. A person re-sent with other attributes is a correction:
+a new version is kept (``person_versions``, from now on) and the first stays, so
+scores already given never change (docs/architecture.md §10). An incident or order
+re-sent with other content refuses the whole batch
+(:class:`~triage.exceptions.ConflictError`), answered without naming ids or fields.
+A refused batch (conflict or contract breach) leaves an ``ingest.refused`` audit
+entry with counts only. The new rows, their scores and one audit entry are written
+in a single transaction.
 
 Only what must be decided against the store's current state runs under its write
 lock: which rows are new, unchanged or in conflict, the inserts, and the audit
@@ -27,19 +32,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from triage.contract.checks import ReadOptions
 from triage.contract.mapping import ColumnMapping, apply_mapping
 from triage.contract.validation import ValidationReport, validate_frames
-from triage.exceptions import ConflictError, SchemaError
+from triage.exceptions import ConflictError, SchemaError, TriageError
 from triage.service import audit_log
 from triage.service._frames import COLUMNS, KEYS, Record, key_of, records_of
 from triage.service._scoring_store import PreparedScores, prepare_scores, score_missing
 from triage.service.scoring import Scorer
 from triage.service.store import Store
-from triage.service.tables import IncidentRow, OrderRow, PersonRow, in_chunks
+from triage.service.tables import IncidentRow, OrderRow, PersonRow, PersonVersionRow, in_chunks
 
 __all__ = ["IngestResult", "ingest"]
 
@@ -131,17 +136,59 @@ def _existing(
         where = keys[0].in_([k[0] for k in chunk]) if len(keys) == 1 else tuple_(*keys).in_(chunk)
         for row in session.execute(select(*keys, sql.c.content_sha256).where(where)):
             found[tuple(row[:-1])] = row[-1]
+    if table == "people" and found:  # a corrected person compares with its latest version
+        for person_id, (_, digest) in _latest_versions(session, [k[0] for k in found]).items():
+            found[(person_id,)] = digest
     return found
+
+
+def _latest_versions(session: Session, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """The newest correction of each of ``ids`` that has one: (version, content hash)."""
+    v = PersonVersionRow
+    latest: dict[str, tuple[int, str]] = {}
+    for chunk in in_chunks(sorted(set(ids))):
+        newest = (
+            select(v.person_id, func.max(v.version).label("n"))
+            .where(v.person_id.in_(chunk))
+            .group_by(v.person_id)
+            .subquery()
+        )
+        query = select(v.person_id, v.version, v.content_sha256).join(
+            newest, (v.person_id == newest.c.person_id) & (v.version == newest.c.n)
+        )
+        for person_id, version, digest in session.execute(query):
+            latest[str(person_id)] = (int(version), str(digest))
+    return latest
+
+
+def _corrections(
+    session: Session, changed: Sequence[Record], key_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Rows of ``person_versions`` for people re-sent with other attributes."""
+    latest = _latest_versions(session, [r["person_id"] for r in changed])
+    return [
+        {
+            "person_id": r["person_id"],
+            "version": latest.get(r["person_id"], (0, ""))[0] + 1,
+            "valid_from": now,
+            "sex": r["sex"],
+            "birth_year": r["birth_year"],
+            "ethnicity": r["ethnicity"],
+            "content_sha256": r["content_sha256"],
+            "key_id": key_id,
+        }
+        for r in changed
+    ]
 
 
 def _split(
     session: Session, table: str, records: Sequence[Record]
-) -> tuple[list[Record], list[str], list[str]]:
-    """New records, ids of unchanged ones, ids of conflicting ones."""
+) -> tuple[list[Record], list[str], list[Record]]:
+    """New records, ids of unchanged ones, records that differ from the stored ones."""
     stored = _existing(session, table, records)
     new: list[Record] = []
     same: list[str] = []
-    clash: list[str] = []
+    clash: list[Record] = []
     for record in records:
         key = key_of(table, record)
         name = "/".join(str(k) for k in key)
@@ -150,17 +197,27 @@ def _split(
         elif stored[key] == record["content_sha256"]:
             same.append(name)
         else:
-            clash.append(name)
+            clash.append(record)
     return new, same, clash
+
+
+def _conflicts(split: dict[str, tuple[list[Record], list[str], list[Record]]]) -> None:
+    """Refuse a batch that would change a stored incident or order (people change
+    by new versions instead)."""
+    conflicts = {
+        t: sorted("/".join(str(k) for k in key_of(t, r)) for r in clash)
+        for t, (_, _, clash) in split.items()
+        if clash and t != "people"
+    }
+    if conflicts:
+        raise ConflictError(conflicts)
 
 
 def _prepared(store: Store, records: dict[str, list[Record]], scorer: Scorer) -> PreparedScores:
     """The batch's scores, computed on a read snapshot before the write lock."""
     with store.read_session() as s:
         split = {t: _split(s, t, rs) for t, rs in records.items()}
-        conflicts = {t: sorted(clash) for t, (_, _, clash) in split.items() if clash}
-        if conflicts:  # stored rows never change: the locked check would say the same
-            raise ConflictError(conflicts)
+        _conflicts(split)  # stored rows never change: the locked check would say the same
         pending = {t: new for t, (new, _, _) in split.items()}
         ids = [r["incident_id"] for r in records["incidents"]]
         return prepare_scores(s, ids, scorer, pending)
@@ -176,7 +233,39 @@ def ingest(
     key_id: str,
     mapping: ColumnMapping | None = None,
 ) -> IngestResult:
-    """Validate, store and score one batch atomically (see the module docstring)."""
+    """Validate, store and score one batch atomically (see the module docstring); a
+    refused batch is audited (counts only) and its error raised."""
+    try:
+        return _ingest(
+            store, incidents, people, orders, scorer=scorer, key_id=key_id, mapping=mapping
+        )
+    except (SchemaError, ConflictError) as exc:
+        received = {"incidents": len(incidents), "people": len(people)}
+        received["orders"] = 0 if orders is None else len(orders)
+        if isinstance(exc, SchemaError):
+            detail = {"reason": "contract", "problems": len(exc.problems)}
+        else:
+            detail = {"reason": "conflict", "conflicting": sum(map(len, exc.conflicts.values()))}
+        try:
+            with store.session() as s:
+                audit_log.append(
+                    s, key_id=key_id, action="ingest.refused", detail={**detail, **received}
+                )
+        except TriageError as audit_exc:  # the refusal itself still reaches the caller
+            logger.error("could not audit a refused batch: %s", type(audit_exc).__name__)
+        raise
+
+
+def _ingest(
+    store: Store,
+    incidents: pd.DataFrame,
+    people: pd.DataFrame,
+    orders: pd.DataFrame | None = None,
+    *,
+    scorer: Scorer | None,
+    key_id: str,
+    mapping: ColumnMapping | None = None,
+) -> IngestResult:
     if mapping is not None:
         incidents, people, orders = _mapped(incidents, people, orders, mapping)
     n_people = len(people)
@@ -197,9 +286,10 @@ def ingest(
     now = datetime.now(UTC)
     with store.session() as s:
         split = {t: _split(s, t, rs) for t, rs in records.items()}
-        conflicts = {t: sorted(clash) for t, (_, _, clash) in split.items() if clash}
-        if conflicts:
-            raise ConflictError(conflicts)
+        _conflicts(split)
+        corrected = _corrections(s, split["people"][2], key_id, now)
+        if corrected:
+            s.execute(insert(PersonVersionRow), corrected)
         logger.info(
             "storing %d incident(s), %d person(s), %d order(s)",
             *(len(split[t][0]) for t in ("incidents", "people", "orders")),
@@ -225,6 +315,7 @@ def ingest(
                 "received": len(ids),
                 "unchanged": len(split["incidents"][1]),
                 "people_stored": len(split["people"][0]),
+                "people_corrected": len(corrected),
                 "orders_stored": len(split["orders"][0]),
                 "scored": scored,
             },

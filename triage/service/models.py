@@ -18,15 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from triage.config import DEFAULT_MODEL_NAME
-from triage.exceptions import ModelNotFoundError, TriageError
+from triage.exceptions import BundleIntegrityError, ModelNotFoundError, TriageError
 from triage.service import audit_log
 from triage.service.scoring import Scorer, load_bundle_scorer
 from triage.service.store import Store
-from triage.service.tables import AuditRow
+from triage.service.tables import AuditRow, ScoreRow
 
 __all__ = [
     "LoadedModel",
@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 
 #: the registered model the service serves (named after its label, docs/architecture.md §10)
 _CARD_NAMES = ("MODEL_CARD.md", "model_card.md")
+MESSAGE_UNSEALED = (
+    "{version} was registered without its bundle manifest's sha256, so its bundle cannot "
+    "be trusted; register it again (triage train) and promote the new version"
+)
+MESSAGE_REFUSED = "{version} was refused and is not served ({reason}); still serving {serving}"
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,18 @@ class MlflowModels:
         return self._info(self._reg().version(self.name, version))
 
     def load(self, info: ModelInfo) -> Scorer:
-        """Download, verify and load a version's bundle (read whole into memory, so
-        the download is removed afterwards)."""
+        """Download, verify and load a version's bundle (read whole into memory, so the
+        download is removed afterwards). The manifest must match the sha256 recorded
+        with the version at registration, outside the artifact store: files re-hashed
+        into a rewritten manifest are refused. A version without one is refused too."""
+        from triage.registry.tracking import MANIFEST_TAG
+
+        sealed = info.tags.get(MANIFEST_TAG)
+        if not sealed:
+            raise BundleIntegrityError(MESSAGE_UNSEALED.format(version=info.model_version))
         with tempfile.TemporaryDirectory(prefix="triage-bundle-") as tmp:
             folder = self._reg().download_bundle(self.name, info.version, Path(tmp))
-            return load_bundle_scorer(Path(folder), info.model_version)
+            return load_bundle_scorer(Path(folder), info.model_version, manifest_sha256=sealed)
 
     def report(self, version: int) -> ModelReport:
         from mlflow.exceptions import MlflowException
@@ -244,15 +256,41 @@ def _record_decisions(session: Session, models: ModelSource, key_id: str) -> int
     return added
 
 
+def _refuse(store: Store, version: str, *, key_id: str, serving: str | None) -> None:
+    """Drop the scores cached under a version whose bundle failed its checks (they may
+    come from the altered model) and record the refusal."""
+    with store.session() as s:
+        dropped = s.execute(delete(ScoreRow).where(ScoreRow.model_version == version))
+        n = int(getattr(dropped, "rowcount", 0) or 0)
+        audit_log.append(
+            s,
+            key_id=key_id,
+            action="model.refused",
+            model_version=version,
+            detail={"serving": serving, "scores_dropped": n},
+        )
+    logger.warning("refused %s (scores dropped: %d); serving %s", version, n, serving)
+
+
 def reload_champion(
     store: Store, models: ModelSource, loaded: LoadedModel, *, key_id: str, action: str
 ) -> tuple[str | None, str | None]:
     """Load the registry's current champion, record promotions since the last look
-    and the (re)load itself; return the previous and the new model version."""
+    and the (re)load itself; return the previous and the new model version. A champion
+    whose bundle fails its checks is refused (``BundleIntegrityError``): the served
+    model stays, and the refused version's cached scores are dropped."""
     _, old = loaded.get()
     previous = None if old is None else old.model_version
     info = models.champion()
-    scorer = None if info is None else models.load(info)
+    try:
+        scorer = None if info is None else models.load(info)
+    except BundleIntegrityError as exc:
+        assert info is not None
+        _refuse(store, info.model_version, key_id=key_id, serving=previous)
+        message = MESSAGE_REFUSED.format(
+            version=info.model_version, reason=exc, serving=previous or "no model"
+        )
+        raise BundleIntegrityError(message) from None
     current = None if scorer is None else scorer.model_version
     with store.session() as s:
         _record_decisions(s, models, key_id)

@@ -37,6 +37,7 @@ from triage.service.pages_session import (
     page_key,
     render,
     sign_in,
+    sign_out,
     unexpected_page,
 )
 from triage.settings import Settings
@@ -116,15 +117,14 @@ def login(request: Request, form: FormDep, store: StoreDep) -> Response:
             "error": MESSAGE_LOGIN_REFUSED,
         }
         return render(request, "login.html", context, status=401)
-    sign_in(request, key)
+    sign_in(request, key, store)
     logger.info("page sign-in: key %s (%s)", key.key_id, key.role.value)
     return RedirectResponse(quote(_next_page(form.get("next")), safe="/"), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, form: FormDep) -> Response:
-    key_id = request.session.get("key_id")
-    request.session.clear()
+def logout(request: Request, form: FormDep, store: StoreDep) -> Response:
+    key_id = sign_out(request, store)
     if isinstance(key_id, str):
         logger.info("page sign-out: key %s", key_id)
     return RedirectResponse("/login?signed_out=true", status_code=303)

@@ -13,11 +13,12 @@ from triage.service import audit_log
 from triage.service.auth import ApiKey, Role
 from triage.service.deps import LoadedDep, ModelsDep, StoreDep
 from triage.service.pages_session import render, require_page
+from triage.service.params import whole_number
+from triage.service.schemas import MAX_INT
 
 __all__ = ["PAGE_SIZE", "router"]
 
 PAGE_SIZE = 100
-_MAX_DIGITS = 9
 
 AuditorPage = Annotated[ApiKey, Depends(require_page(Role.AUDITOR))]
 
@@ -25,9 +26,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 def _version(raw: str) -> int | None:
-    if len(raw) > _MAX_DIGITS or not raw.isdigit() or int(raw) < 1:
-        return None
-    return int(raw)
+    return whole_number(raw, 1, MAX_INT)  # as GET /models/{version}/report reads it
 
 
 @router.get("/models")
@@ -67,9 +66,10 @@ def _after(raw: str | None, head: int) -> int:
     """Entries after this seq; by default the newest page."""
     if raw is None or raw == "":
         return max(0, head - PAGE_SIZE)
-    if len(raw) > 18 or not raw.isdigit():
+    number = whole_number(raw, 0, MAX_INT)  # as GET /audit-log reads it
+    if number is None:
         raise PageProblem(422, "'after' must be a whole number (an entry's seq).")
-    return min(int(raw), head)
+    return min(number, head)
 
 
 @router.get("/audit-log")

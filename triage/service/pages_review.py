@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from triage.exceptions import NotFoundError, PageProblem
-from triage.service import reading
+from triage.service import params, reading
 from triage.service.auth import ApiKey, Role
 from triage.service.deps import OptionalScorerDep, SettingsDep, StoreDep
 from triage.service.pages_session import FormDep, render, require_page
@@ -63,18 +63,23 @@ def _scorer(scorer: Scorer | None) -> Scorer:
 def _day(raw: str | None) -> dt.date:
     if not raw:
         return dt.datetime.now(dt.UTC).date()
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise PageProblem(422, "The date must be a day written YYYY-MM-DD.") from None
+    parsed = params.day(raw)
+    if parsed is None:
+        raise PageProblem(
+            422,
+            f"The date must be a day written YYYY-MM-DD, from {params.MIN_DAY} to "
+            f"{params.MAX_DAY}.",
+        )
+    return parsed
 
 
 def _capacity(raw: str | None, default: int) -> int:
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CAPACITY:
+    number = params.whole_number(raw, 1, MAX_CAPACITY)  # as GET /queue reads it
+    if number is None:
         raise PageProblem(422, f"The capacity must be a whole number from 1 to {MAX_CAPACITY}.")
-    return int(raw)
+    return number
 
 
 @router.get("/queue")

@@ -1,11 +1,12 @@
 """Sessions, CSRF tokens, form bodies and rendering for the review pages.
 
-A page session is a signed cookie (Starlette's ``SessionMiddleware``, HttpOnly,
-Secure, SameSite=Strict) holding only the key's *id*, when it signed in, and a CSRF
-token; never the key. Every request looks the key up again, so revoking it ends the
-session at the next click, and a session lasts at most :data:`SESSION_MAX_AGE` from
-sign-in however it is used. Secure cookies need HTTPS in front of the service;
-browsers also accept them from http://127.0.0.1 and http://localhost.
+A page session is a row in the store (:mod:`triage.service.sessions`) named by a
+random id; the signed cookie (Starlette's ``SessionMiddleware``, HttpOnly, Secure,
+SameSite=Strict) carries that id and a CSRF token, never the key nor its id. Every
+request looks the session and its key up again, so signing out or revoking the key
+ends it at once (a copied cookie is refused), and a session lasts at most
+:data:`SESSION_MAX_AGE` from sign-in however it is used. Secure cookies need HTTPS in
+front of the service; browsers also accept them from http://127.0.0.1 and localhost.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,8 @@ from starlette.templating import Jinja2Templates
 from triage.exceptions import PageProblem
 from triage.service.auth import ApiKey, Role, find_key
 from triage.service.deps import StoreDep
+from triage.service.sessions import end_session, live_session, start_session
+from triage.service.store import Store
 from triage.settings import Settings
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "render",
     "require_page",
     "sign_in",
+    "sign_out",
     "unexpected_page",
     "when",
 ]
@@ -176,12 +179,23 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def sign_in(request: Request, key: ApiKey) -> None:
-    """A fresh session for ``key``: nothing carries over from before sign-in."""
+def sign_in(request: Request, key: ApiKey, store: Store) -> None:
+    """A fresh server-side session for ``key``: nothing carries over from before."""
+    with store.session() as s:
+        sid = start_session(s, key.key_id, SESSION_MAX_AGE)
     request.session.clear()
-    request.session.update(
-        {"key_id": key.key_id, "since": int(time.time()), "csrf": secrets.token_urlsafe(32)}
-    )
+    request.session.update({"sid": sid, "csrf": secrets.token_urlsafe(32)})
+
+
+def sign_out(request: Request, store: Store) -> str | None:
+    """End the request's session in the store and in the cookie; its key id, if any."""
+    sid = request.session.get("sid")
+    request.session.clear()
+    with store.session() as s:
+        row = live_session(s, sid)
+        key_id = None if row is None else row.key_id
+        end_session(s, sid)
+    return key_id
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -215,14 +229,16 @@ def page_key(request: Request, store: StoreDep) -> ApiKey:
     """The signed-in key, still active and within the session's lifetime; otherwise
     the session is cleared and the browser sent to sign in."""
     session = request.session
-    key_id, since = session.get("key_id"), session.get("since")
-    if not isinstance(key_id, str) or not isinstance(since, int):
+    sid = session.get("sid")
+    if sid is None:
         raise PageProblem(401, "sign in")
-    if time.time() - since > SESSION_MAX_AGE:
+    with store.read_session() as s:
+        row = live_session(s, sid)
+        key_id = None if row is None else row.key_id
+        key = None if key_id is None else find_key(s, key_id)
+    if key_id is None:
         session.clear()
-        raise PageProblem(401, "session expired")
-    with store.session() as s:
-        key = find_key(s, key_id)
+        raise PageProblem(401, "session ended")
     if key is None or not key.active:
         logger.info("page session of key %s ended: the key is unknown or revoked", key_id)
         session.clear()

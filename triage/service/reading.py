@@ -18,6 +18,7 @@ from triage.evaluation.explain import Reason
 from triage.exceptions import NotFoundError
 from triage.service import audit_log
 from triage.service._scoring_store import score_missing
+from triage.service.audit_seal import review_detail
 from triage.service.scoring import Scorer
 from triage.service.store import Store
 from triage.service.tables import IncidentRow, ReviewRow, ScoreRow
@@ -301,6 +302,6 @@ def record_review(
             action="review",
             incident_ids=[incident_id],
             model_version=model_version,
-            detail={"decision": decision, "override_band": override_band, "review_id": row.id},
+            detail=review_detail(row),  # chained: a changed decision fails verify
         )
         return _review_view(row)

@@ -5,7 +5,6 @@ row is reported like ``triage validate`` reports it."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, model_validator
 
 from triage.contract.names import DASH_QUESTIONS, INCIDENT_COLUMNS, PEOPLE_COLUMNS
+from triage.contract.text import has_visible_text
 from triage.service.scoring import Band
 
 __all__ = [
@@ -197,15 +197,23 @@ class Decision(StrEnum):
     NO_FURTHER_ACTION = "no_further_action"
 
 
-#: what ``str.strip`` removes, spelled out because ``\s`` means something else in
-#: each regex engine (Python's, the schema's ECMA-262, a client's)
+#: what ``str.strip`` removes and what cannot be seen (controls, zero-width and
+#: bidirectional characters), spelled out because ``\s`` means something else in each
+#: regex engine (Python's, the schema's ECMA-262, a client's); the validator also
+#: refuses the invisible characters beyond the BMP (``contract.text``)
 _BLANK = (
     r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a"
     r"\u2028\u2029\u202f\u205f\u3000"
+    r"\u0000-\u0008\u000e-\u001b\u007f-\u0084\u0086-\u009f\u00ad\u0600-\u0605\u061c"
+    r"\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    r"\u2066-\u206f\ufeff\ufff9-\ufffb"
 )
-#: a reason must hold something other than blanks
+#: a reason must hold something visible, not only blanks or invisible characters
 REASON_PATTERN = f"[^{_BLANK}]"
-MESSAGE_OVERRIDE_NEEDS_NOTE = "an override_band needs a note giving the reason"
+MESSAGE_OVERRIDE_NEEDS_NOTE = (
+    "an override_band needs a note giving the reason in visible text (not only blanks "
+    "or invisible characters)"
+)
 
 #: the rule of ``ReviewIn._override_has_reason``, in the schema so clients see it
 _OVERRIDE_NEEDS_NOTE: dict[str, Any] = {
@@ -231,7 +239,7 @@ class ReviewIn(BaseModel):
 
     @model_validator(mode="after")
     def _override_has_reason(self) -> ReviewIn:
-        if self.override_band is not None and not re.search(REASON_PATTERN, self.note or ""):
+        if self.override_band is not None and not has_visible_text(self.note):
             raise ValueError(MESSAGE_OVERRIDE_NEEDS_NOTE)
         return self
 
@@ -318,3 +326,4 @@ class ChainCheckOut(_Out):
     head: str
     broken_at: int | None
     reason: str | None
+    notes: list[str] = []

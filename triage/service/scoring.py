@@ -125,30 +125,33 @@ class BundleScorer:
         ]
 
 
-def bundle_explainer(booster: Any, top: int = 3) -> Explainer:
-    """Reasons from LightGBM's exact contributions (``pred_contrib``), worded from
-    the feature catalogue (:func:`triage.evaluation.explain.explain_incidents`)."""
+def bundle_explainer(model: Any, top: int = 3) -> Explainer:
+    """Reasons from the model's exact contributions (TreeSHAP for LightGBM, linear
+    for logistic), worded from the feature catalogue
+    (:func:`triage.evaluation.explain.explain_incidents`)."""
     from triage.evaluation.explain import explain_incidents
 
     def explain(matrix: FeatureMatrix) -> list[list[Reason]]:
         threads = 1 if len(matrix.X) <= _FEW_ROWS else None
-        found = explain_incidents(booster, matrix.X, matrix.catalogue, top=top, threads=threads)
+        found = explain_incidents(model, matrix.X, matrix.catalogue, top=top, threads=threads)
         return [list(e.reasons) for e in found]
 
     return explain
 
 
-def load_bundle_scorer(folder: Path, model_version: str, *, top_reasons: int = 3) -> BundleScorer:
-    """Load the bundle in ``folder`` (every file's hash verified, nothing pickled) with
-    the feature spec it was trained on."""
+def load_bundle_scorer(
+    folder: Path, model_version: str, *, top_reasons: int = 3, manifest_sha256: str | None = None
+) -> BundleScorer:
+    """Load the bundle in ``folder`` (every file's hash verified, and the manifest's own
+    when ``manifest_sha256`` is given; nothing pickled) with its feature spec."""
     from triage.models.bundle import ModelBundle
 
-    bundle = ModelBundle.load(folder)
+    bundle = ModelBundle.load(folder, manifest_sha256=manifest_sha256)
     return BundleScorer(
         bundle,
         model_version=model_version,
         spec=bundle.feature_spec,
-        explain=bundle_explainer(bundle.booster, top_reasons),
+        explain=bundle_explainer(bundle, top_reasons),
     )
 
 

@@ -15,6 +15,7 @@ mode they see the last committed state while a writer works.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -28,7 +29,16 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.exceptions import ConfigError, ConflictError, NotFoundError, StoreBusy
+from triage.paths import create_private_file
 from triage.service import audit_log
+from triage.service.audit_seal import (
+    HEAD_INFO,
+    SEAL_INFO,
+    Seal,
+    read_anchor,
+    seal_for,
+    write_anchor,
+)
 from triage.service.tables import (
     ApiKeyRow,
     AuditRow,
@@ -41,6 +51,8 @@ from triage.service.tables import (
 )
 
 __all__ = ["ConflictError", "NotFoundError", "Store", "StoreBusy", "check_database_url"]
+
+logger = logging.getLogger(__name__)
 
 _SUPPORTED = ("sqlite", "postgresql")
 MESSAGE_MEMORY_DB = (
@@ -86,7 +98,7 @@ def safe_url(url: str) -> str:
 def _sqlite_engine(url: str, busy_timeout: float, *, begin: str) -> Engine:
     parsed = make_url(url)
     if parsed.database:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(parsed.database)  # 0600 before SQLite creates it
     engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -108,10 +120,12 @@ def _sqlite_engine(url: str, busy_timeout: float, *, begin: str) -> Engine:
 class Store:
     """Incidents, people, orders, scores, reviews, API keys and the audit log."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, seal: Seal | None = None) -> None:
         self.backend = check_database_url(url)
         self.url = url
         self.busy_timeout = busy_timeout
+        #: the audit log's anchor file, checkpoint key and interval (:mod:`audit_seal`)
+        self.seal = seal or seal_for(url)
         if self.backend == "sqlite":
             self.engine = _sqlite_engine(url, busy_timeout, begin="BEGIN IMMEDIATE")
             self._read_engine = _sqlite_engine(url, busy_timeout, begin="BEGIN")
@@ -143,10 +157,15 @@ class Store:
         if not self._writer.acquire(timeout=self.busy_timeout):
             raise StoreBusy(MESSAGE_BUSY)
         try:
-            with self._sessions() as session, session.begin():
-                if self.backend == "postgresql":
-                    audit_log.lock(session)
-                yield session
+            with self._sessions() as session:
+                with session.begin():
+                    session.info[SEAL_INFO] = self.seal
+                    if self.backend == "postgresql":
+                        audit_log.lock(session)
+                    yield session
+                head = session.info.pop(HEAD_INFO, None)
+                if head is not None and self.seal.anchor is not None:
+                    self._anchor(session, head, self.seal.anchor)
         except OperationalError as exc:
             if _is_busy(exc):
                 raise StoreBusy(MESSAGE_BUSY) from None
@@ -182,6 +201,20 @@ class Store:
                 for name, row in tables.items()
             }
 
-    def verify_audit_log(self) -> audit_log.ChainCheck:
+    def _anchor(self, session: Session, head: tuple[int, str], path: Path) -> None:
+        """After a commit that appended to the audit log, still holding the writer
+        lock: move the anchor file to the new head (see :func:`audit_seal.write_anchor`)."""
+        try:
+            anchored = read_anchor(path)
+        except ValueError:
+            anchored = None
+        with session.begin():
+            found = None if anchored is None else audit_log.hash_at(session, anchored[0])
+        try:
+            write_anchor(path, head, found)
+        except OSError as exc:
+            logger.error("cannot write the audit anchor %s (%s)", path, exc.strerror)
+
+    def verify_audit_log(self, expect_head: str | None = None) -> audit_log.ChainCheck:
         with self.session() as s:
-            return audit_log.verify(s)
+            return audit_log.verify(s, self.seal, expect_head)

@@ -30,13 +30,16 @@ from triage.contract.names import BOOL_FLAGS, DASH_QUESTIONS
 __all__ = [
     "IN_CHUNK",
     "ApiKeyRow",
+    "AuditCheckpointRow",
     "AuditRow",
     "Base",
     "IncidentRow",
     "OrderRow",
     "PersonRow",
+    "PersonVersionRow",
     "ReviewRow",
     "ScoreRow",
+    "SessionRow",
     "UtcDateTime",
     "in_chunks",
 ]
@@ -79,6 +82,24 @@ class PersonRow(Base):
     birth_year: Mapped[int | None] = mapped_column(Integer)
     ethnicity: Mapped[str] = mapped_column(String(16))
     content_sha256: Mapped[str] = mapped_column(String(_HASH))
+
+
+class PersonVersionRow(Base):
+    """A later version of a person's attributes (a correction): ``people`` keeps the
+    first one. Scoring uses, for each incident, the version known at its
+    ``reported_at``: the latest whose ``valid_from`` (when the store learnt it) is not
+    after it, else the first."""
+
+    __tablename__ = "person_versions"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    sex: Mapped[str] = mapped_column(String(16))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    ethnicity: Mapped[str] = mapped_column(String(16))
+    content_sha256: Mapped[str] = mapped_column(String(_HASH))
+    key_id: Mapped[str] = mapped_column(String(64))
 
 
 class IncidentRow(Base):
@@ -162,6 +183,19 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class SessionRow(Base):
+    """A review-page session: the signed cookie carries only ``id``, so signing out or
+    revoking the key ends it here, and a copied cookie is dead from then on."""
+
+    __tablename__ = "page_sessions"
+
+    id: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class AuditRow(Base):
     """One append-only audit entry. Every field is text or an integer so the hash is
     recomputed from exactly what is stored, on any backend."""
@@ -177,6 +211,18 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(_HASH))
     hash: Mapped[str] = mapped_column(String(_HASH), unique=True)
+
+
+class AuditCheckpointRow(Base):
+    """Every ``N``-th audit entry's hash, with its HMAC-SHA256 under the operators' key
+    (``signature`` None when none was set): a chain recomputed by someone who can
+    write the store but not read the key no longer matches it."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(_HASH))
+    signature: Mapped[str | None] = mapped_column(String(_HASH))
 
 
 #: keys per ``IN (...)`` list: well under every backend's bound-parameter limit, even

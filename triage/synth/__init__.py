@@ -7,11 +7,10 @@ in demos, tests and benchmarks. See ``_process.py`` for the hidden chain and
 """
 
 from triage.synth._config import DownRecording, GradingBias, RecordingBias, SynthConfig
-from triage.synth._io import TRUTH_FILE, write_world
+from triage.synth._io import write_world
 from triage.synth._world import World, generate_world
 
 __all__ = [
-    "TRUTH_FILE",
     "DownRecording",
     "GradingBias",
     "RecordingBias",

@@ -7,12 +7,39 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["DownRecording", "GradingBias", "RecordingBias", "SynthConfig"]
+from triage.contract.names import ETHNICITIES, SEXES
+
+__all__ = ["KNOWN_GROUPS", "DownRecording", "GradingBias", "RecordingBias", "SynthConfig"]
 
 GroupAttribute = Literal["ethnicity", "deprivation_quintile", "sex"]
+#: the victim groups each attribute has: a knob on any other group would hit nobody
+KNOWN_GROUPS: dict[str, tuple[str, ...]] = {
+    "ethnicity": ETHNICITIES,
+    "deprivation_quintile": ("1", "2", "3", "4", "5"),
+    "sex": SEXES,
+}
 
 
-class RecordingBias(BaseModel):
+class _Knob(BaseModel):
+    """A knob acts on the victims of one group of one attribute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attribute: GroupAttribute
+    group: str
+
+    @model_validator(mode="after")
+    def _known_group(self) -> _Knob:
+        known = KNOWN_GROUPS[self.attribute]
+        if self.group not in known:
+            raise ValueError(
+                f"unknown {self.attribute} group {self.group!r}: known groups are "
+                + ", ".join(known)
+            )
+        return self
+
+
+class RecordingBias(_Knob):
     """Multiply the chance that incidents of one victim group are recorded.
 
     ``factor < 1`` is under-reporting (or under-recording), ``> 1`` over-recording
@@ -21,26 +48,18 @@ class RecordingBias(BaseModel):
     case in which a model trained on history misses that group.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    attribute: GroupAttribute
-    group: str
     factor: float = Field(gt=0, le=5)
     applies_to: Literal["all", "non_serious", "serious"] = "all"
 
 
-class GradingBias(BaseModel):
+class GradingBias(_Knob):
     """Shift the officer's DASH grading for incidents of one victim group, in ticks
     (positive: graded higher than the answers warrant)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    attribute: GroupAttribute
-    group: str
     shift: float = Field(ge=-14, le=14)
 
 
-class DownRecording(BaseModel):
+class DownRecording(_Knob):
     """Officers record the incidents of one victim group less fully than they were.
 
     With chance ``rate`` each: a non-serious crime is recorded as
@@ -56,10 +75,6 @@ class DownRecording(BaseModel):
     escalations through its victim only, as the labels and the truth both count.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    attribute: GroupAttribute
-    group: str
     rate: float = Field(ge=0, le=1)
     unnamed: float = Field(default=0.0, ge=0, le=1)
 

@@ -13,13 +13,13 @@ from typing import Literal
 
 import pandas as pd
 
+from triage.contract.truth import TRUTH_FILE
 from triage.exceptions import ConfigError
 from triage.synth._world import World
 
-__all__ = ["TRUTH_FILE", "write_world"]
+__all__ = ["write_world"]
 
 Format = Literal["parquet", "csv"]
-TRUTH_FILE = "truth"
 MANIFEST = "world.json"
 
 

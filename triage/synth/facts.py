@@ -116,6 +116,8 @@ def calibration_report(
     """Compute every fact of ``BANDS`` that the extract (and truth, if given) allows."""
     harm = harm or load_harm_weights()
     inc, people = extract.incidents, extract.people
+    if inc.empty:
+        return []
     types = inc["incident_type"].astype(str)
     t = to_ns(inc["reported_at"])
     end = t.max()
@@ -123,7 +125,7 @@ def calibration_report(
     labelled = label.notna().to_numpy()
     y = label.to_numpy(dtype=bool, na_value=False)[labelled]
     values: dict[str, float] = {}
-    values["serious_rate"] = float(y.mean())
+    values["serious_rate"] = float(y.mean()) if y.size else np.nan
     values["crime_share"] = float((~types.isin(sorted(harm.non_crime_types))).mean())
     victims = pd.Index(inc["victim_id"].unique())
     sex = people.set_index("person_id")["sex"].reindex(victims)
@@ -156,19 +158,24 @@ def calibration_report(
     values["dash_high"] = float((grade[completed] == "high").mean())
     rank = grade.map({"standard": 0, "medium": 1, "high": 2}).to_numpy()
     sel = labelled & completed
-    values["auc_dash"] = float(
-        roc_auc_score(label.to_numpy(dtype=bool, na_value=False)[sel], rank[sel].astype(float))
-    )
+    values["auc_dash"] = _auc(label.to_numpy(dtype=bool, na_value=False)[sel], rank[sel])
     window = 365 * DAY
     # incidents involving the victim or the perpetrator: both, less those of the pair
     pair = pair_codes(v, p)
     prior = _prior_count(v, t, window) + _prior_count(p, t, window) - _prior_count(pair, t, window)
-    values["auc_prior"] = float(roc_auc_score(y, prior[labelled]))
+    values["auc_prior"] = _auc(y, prior[labelled])
     if truth is not None:
         tr = truth.set_index("incident_id")["p_serious_harm_365d"].reindex(inc["incident_id"])
-        values["auc_truth"] = float(roc_auc_score(y, tr.to_numpy()[labelled]))
-    return [
+        values["auc_truth"] = _auc(y, tr.to_numpy()[labelled])
+    return [  # a fact the world is too small or too short for is left out
         Fact(k, BANDS[k][0], values[k], BANDS[k][1], BANDS[k][2], BANDS[k][3])
         for k in BANDS
-        if k in values
+        if k in values and np.isfinite(values[k])
     ]
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC, or NaN when the labels hold one class only (no AUC to give)."""
+    if np.unique(y).size < 2:
+        return np.nan
+    return float(roc_auc_score(y, np.asarray(score, dtype=float)))

@@ -52,7 +52,7 @@ def get_report(
     )
 
 
-@router.post("/admin/reload", response_model=ReloadOut, responses=responses(401, 403))
+@router.post("/admin/reload", response_model=ReloadOut, responses=responses(401, 403, 409))
 def post_reload(key: AdminDep, store: StoreDep, models: ModelsDep, loaded: LoadedDep) -> ReloadOut:
     """Serve the registry's current ``@champion`` (after a promotion or rollback).
 
