@@ -4,8 +4,10 @@ nothing, every problem at once, and idempotent re-sends."""
 from __future__ import annotations
 
 from service_support import Service, day_batch, incident, people_for, person
+from sqlalchemy import select
 
 from triage.contract.checks import Rule
+from triage.service.tables import IncidentRow
 
 
 def _counts(service: Service) -> dict[str, int]:
@@ -67,7 +69,7 @@ def test_resending_the_same_batch_is_a_no_op(service: Service) -> None:
     }
 
 
-def test_resending_an_id_with_other_content_is_a_conflict_naming_nothing(
+def test_resending_an_id_with_other_content_keeps_the_stored_record(
     service: Service,
 ) -> None:
     batch = day_batch(3)
@@ -77,11 +79,19 @@ def test_resending_an_id_with_other_content_is_a_conflict_naming_nothing(
         batch["incidents"][1]["injury"] = True
         batch["incidents"].append(incident("brand-new", victim="dv0", perpetrator=None))
         r = c.post("/incidents", json=batch)
-    assert r.status_code == 409
-    assert "conflicts" not in r.json()  # no oracle: neither ids nor fields are named
-    assert "d001" not in r.text
-    # the new incident was not stored either; only the refusal was audited
-    assert _counts(service) == {**counts, "audit_log": counts["audit_log"] + 1}
+    assert r.status_code == 200, r.text
+    assert r.json()["stored"] == ["brand-new"]
+    assert r.json()["unchanged"] == ["d000", "d001", "d002"]  # as for an identical re-send
+    with service.store.read_session() as s:
+        injury = s.execute(select(IncidentRow.injury).where(IncidentRow.incident_id == "d001"))
+        assert injury.scalar_one() is False  # a stored record never changes
+    # the new incident, its score, the ingest and the correction request were recorded
+    assert _counts(service) == {
+        **counts,
+        "incidents": counts["incidents"] + 1,
+        "scores": counts["scores"] + 1,
+        "audit_log": counts["audit_log"] + 2,
+    }
 
 
 def test_people_already_stored_may_be_left_out(service: Service) -> None:

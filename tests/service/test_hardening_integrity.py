@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from features_support import make_extract
 from service_support import (
     PageClient,
     Service,
@@ -33,11 +34,11 @@ from typer.testing import CliRunner
 import triage.cli._service  # noqa: F401  (registers the commands)
 from triage.cli import app
 from triage.cli._app import console, err_console
+from triage.exceptions import ConflictError
 from triage.registry.tracking import MANIFEST_TAG, MlflowRegistry, RunRecord
 from triage.service import StaticModels, Store, audit_log, create_app
 from triage.service.audit_seal import Seal
 from triage.service.auth import revoke_key
-from triage.service.errors import MESSAGE_CONFLICT
 from triage.service.ingest import ingest
 from triage.service.pages_session import SESSION_MAX_AGE
 from triage.service.scoring import Band, Score
@@ -370,11 +371,11 @@ def _refusals(store: Store) -> list[tuple[str, str]]:
         return [(str(ids), str(detail)) for ids, detail in rows]
 
 
-def test_a_conflicting_incident_answers_the_same_whatever_differs(service: Service) -> None:
+def test_a_right_and_a_wrong_guess_of_an_incident_look_the_same(service: Service) -> None:
     batch = day_batch(3)
     with service.client("ingest") as c:
         assert c.post("/incidents", json=batch).status_code == 200
-        answers = []
+        answers = [c.post("/incidents", json=batch)]  # the right guess: identical
         for incident_id, change in (("d001", {"injury": True}), ("d002", {"weapon": True})):
             altered = json.loads(json.dumps(batch))
             row = next(r for r in altered["incidents"] if r["incident_id"] == incident_id)
@@ -383,22 +384,34 @@ def test_a_conflicting_incident_answers_the_same_whatever_differs(service: Servi
         bad = json.loads(json.dumps(batch))
         bad["incidents"][0]["dash_grade"] = "catastrophic"
         assert c.post("/incidents", json=bad).status_code == 422
-    assert [a.status_code for a in answers] == [409, 409]
-    assert answers[0].content == answers[1].content
-    assert answers[0].json() == {"error": "conflict", "message": MESSAGE_CONFLICT}
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].content == answers[1].content == answers[2].content
     refusals = _refusals(service.store)
-    assert len(refusals) == 3  # both conflicts and the contract breach, counts only
-    for ids, detail in refusals:
-        assert ids == "[]"
-        assert not any(name in detail for name in ("d00", "dv", "dp", "catastrophic"))
-    assert json.loads(refusals[0][1]) == {
-        "reason": "conflict",
-        "conflicting": 1,
-        "incidents": 3,
-        "people": len(batch["people"]),
-        "orders": 0,
-    }
-    assert json.loads(refusals[2][1])["reason"] == "contract"
+    assert len(refusals) == 1  # the contract breach, counts only
+    (ids, detail) = refusals[0]
+    assert ids == "[]"
+    assert not any(name in detail for name in ("d00", "dv", "dp", "catastrophic"))
+    assert json.loads(detail)["reason"] == "contract"
+    with service.store.read_session() as s:
+        requests = s.execute(
+            select(AuditRow.incident_ids, AuditRow.detail).where(
+                AuditRow.action == "ingest.correction_requested"
+            )
+        ).all()
+    # for the hub (auditors read the log; an ingest key cannot), never the values
+    assert [(json.loads(i), json.loads(d)) for i, d in requests] == [
+        (["d001"], {"incidents": 1}),
+        (["d002"], {"incidents": 1}),
+    ]
+
+
+def test_the_command_line_still_refuses_a_changed_incident(store: Store) -> None:
+    extract = make_extract([{"day": 1}, {"day": 2}])
+    ingest(store, extract.incidents, extract.people, scorer=None, key_id="cli")
+    changed = extract.incidents.copy()
+    changed.loc[0, "injury"] = True
+    with pytest.raises(ConflictError):
+        ingest(store, changed, extract.people, scorer=None, key_id="cli")
 
 
 def test_a_right_and_a_wrong_guess_of_a_persons_attributes_look_the_same(

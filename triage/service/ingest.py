@@ -29,7 +29,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import func, insert, select, tuple_
@@ -49,6 +49,9 @@ from triage.service.tables import IncidentRow, OrderRow, PersonRow, PersonVersio
 __all__ = ["IngestResult", "ingest"]
 
 logger = logging.getLogger(__name__)
+
+#: what a re-sent incident or order with other content does (see :func:`ingest`)
+OnChange = Literal["refuse", "record"]
 
 _TABLES: dict[str, Any] = {
     "people": PersonRow.__table__,
@@ -201,23 +204,29 @@ def _split(
     return new, same, clash
 
 
-def _conflicts(split: dict[str, tuple[list[Record], list[str], list[Record]]]) -> None:
-    """Refuse a batch that would change a stored incident or order (people change
-    by new versions instead)."""
+def _conflicts(
+    split: dict[str, tuple[list[Record], list[str], list[Record]]], on_change: OnChange
+) -> dict[str, list[str]]:
+    """Stored incidents and orders the batch would change (people change by new
+    versions instead): refused, or (``on_change="record"``) returned to be recorded
+    as correction requests while the stored rows stay as they are."""
     conflicts = {
         t: sorted("/".join(str(k) for k in key_of(t, r)) for r in clash)
         for t, (_, _, clash) in split.items()
         if clash and t != "people"
     }
-    if conflicts:
+    if conflicts and on_change == "refuse":
         raise ConflictError(conflicts)
+    return conflicts
 
 
-def _prepared(store: Store, records: dict[str, list[Record]], scorer: Scorer) -> PreparedScores:
+def _prepared(
+    store: Store, records: dict[str, list[Record]], scorer: Scorer, on_change: OnChange
+) -> PreparedScores:
     """The batch's scores, computed on a read snapshot before the write lock."""
     with store.read_session() as s:
         split = {t: _split(s, t, rs) for t, rs in records.items()}
-        _conflicts(split)  # stored rows never change: the locked check would say the same
+        _conflicts(split, on_change)  # stored rows never change: the locked check agrees
         pending = {t: new for t, (new, _, _) in split.items()}
         ids = [r["incident_id"] for r in records["incidents"]]
         return prepare_scores(s, ids, scorer, pending)
@@ -232,12 +241,26 @@ def ingest(
     scorer: Scorer | None,
     key_id: str,
     mapping: ColumnMapping | None = None,
+    on_change: OnChange = "refuse",
 ) -> IngestResult:
     """Validate, store and score one batch atomically (see the module docstring); a
-    refused batch is audited (counts only) and its error raised."""
+    refused batch is audited (counts only) and its error raised.
+
+    ``on_change``: what a re-sent incident or order with other content does.
+    ``"refuse"`` (the CLI: an operator who can read the store anyway learns which) refuses
+    the batch; ``"record"`` (the API) keeps the stored row, answers exactly as for an
+    identical re-send (listed as unchanged), and records a correction request in the
+    audit log, so a caller cannot learn a stored record's content by guessing."""
     try:
         return _ingest(
-            store, incidents, people, orders, scorer=scorer, key_id=key_id, mapping=mapping
+            store,
+            incidents,
+            people,
+            orders,
+            scorer=scorer,
+            key_id=key_id,
+            mapping=mapping,
+            on_change=on_change,
         )
     except (SchemaError, ConflictError) as exc:
         received = {"incidents": len(incidents), "people": len(people)}
@@ -265,6 +288,7 @@ def _ingest(
     scorer: Scorer | None,
     key_id: str,
     mapping: ColumnMapping | None = None,
+    on_change: OnChange = "refuse",
 ) -> IngestResult:
     if mapping is not None:
         incidents, people, orders = _mapped(incidents, people, orders, mapping)
@@ -282,11 +306,20 @@ def _ingest(
         "incidents": records_of("incidents", extract.incidents),
         "orders": [] if extract.orders is None else records_of("orders", extract.orders),
     }
-    prepared = _prepared(store, records, scorer) if scorer is not None else None
+    prepared = _prepared(store, records, scorer, on_change) if scorer is not None else None
     now = datetime.now(UTC)
     with store.session() as s:
         split = {t: _split(s, t, rs) for t, rs in records.items()}
-        _conflicts(split)
+        requested = _conflicts(split, on_change)
+        if requested:
+            changed = requested.get("incidents", [])
+            audit_log.append(
+                s,
+                key_id=key_id,
+                action="ingest.correction_requested",
+                incident_ids=changed,
+                detail={t: len(ids) for t, ids in requested.items()},
+            )
         corrected = _corrections(s, split["people"][2], key_id, now)
         if corrected:
             s.execute(insert(PersonVersionRow), corrected)
@@ -323,7 +356,7 @@ def _ingest(
     return IngestResult(
         received=len(ids),
         stored=stored,
-        unchanged=tuple(split["incidents"][1]),
+        unchanged=tuple(sorted([*split["incidents"][1], *requested.get("incidents", [])])),
         people_stored=len(split["people"][0]),
         orders_stored=len(split["orders"][0]),
         scored=scored,

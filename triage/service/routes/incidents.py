@@ -60,7 +60,7 @@ def _frame(rows: Sequence[Mapping[str, Scalar]]) -> pd.DataFrame:
     "/incidents",
     response_model=IngestOut,
     status_code=200,
-    responses=responses(400, 401, 403, 409, 422, 503),
+    responses=responses(400, 401, 403, 422, 503),
 )
 def post_incidents(
     batch: IncidentBatch, key: IngestDep, store: StoreDep, scorer: OptionalScorerDep
@@ -69,8 +69,9 @@ def post_incidents(
 
     Checked by the same data contract as `triage validate`: one bad row and nothing
     is stored, with every problem listed (table, column, row, value, rule). Re-sending
-    an incident with the same content changes nothing; with different content the
-    batch is refused (409) naming the ids.
+    an incident changes nothing and lists it as unchanged, whether or not its content
+    differs: a stored record is never changed by a batch, and a different one is kept
+    as a correction request in the audit log for the hub to act on.
     """
     orders = None if batch.orders is None else _frame(batch.orders)
     with _ingest_turn(store):
@@ -81,6 +82,7 @@ def post_incidents(
             orders,
             scorer=scorer,
             key_id=key.key_id,
+            on_change="record",
         )
     return IngestOut(
         received=result.received,
