@@ -3,7 +3,7 @@ a copy and write it to ``tmp_path``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -75,3 +75,16 @@ def write_extract(tmp_path: Path) -> WriteExtract:
         return folder
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _consoles_at_their_own_width() -> Iterator[None]:
+    """Every test starts with the CLI's consoles sizing themselves (from ``COLUMNS``):
+    a test that pins a width must not leave it pinned for the next one."""
+    from triage.cli._app import console, err_console
+
+    yield
+    for shown in (console, err_console):
+        pinned = shown._width
+        shown._width = None
+        assert pinned is None, f"a test left the console width pinned at {pinned}"

@@ -130,7 +130,7 @@ def test_entries_read_back_as_written(store: Store) -> None:
 
 
 def test_cli_verify_exits_1_naming_the_row(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(err_console, "width", 200)
+    monkeypatch.setattr(err_console, "_width", 200)
     _fill(store)
     runner = CliRunner()
     ok = runner.invoke(app, ["audit-log", "verify", "--database-url", store.url])

@@ -224,8 +224,8 @@ def _reads(svc: Service, n: int) -> None:
 def test_a_cut_tail_fails_verify_naming_the_anchored_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(err_console, "width", 400)
-    monkeypatch.setattr(console, "width", 400)
+    monkeypatch.setattr(err_console, "_width", 400)
+    monkeypatch.setattr(console, "_width", 400)
     with populated_service(tmp_path, day_batch(6)) as svc:
         _reads(svc, 3)
         store = svc.store
@@ -273,7 +273,7 @@ def test_a_cut_tail_fails_verify_naming_the_anchored_head(
 def test_a_changed_review_decision_fails_verify(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(err_console, "width", 400)
+    monkeypatch.setattr(err_console, "_width", 400)
     with populated_service(tmp_path, day_batch(4)) as svc:
         with svc.client("reviewer") as c:
             for incident_id, body in (
