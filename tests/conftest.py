@@ -79,12 +79,13 @@ def write_extract(tmp_path: Path) -> WriteExtract:
 
 @pytest.fixture(autouse=True)
 def _consoles_at_their_own_width() -> Iterator[None]:
-    """Every test starts with the CLI's consoles sizing themselves (from ``COLUMNS``):
-    a test that pins a width must not leave it pinned for the next one."""
+    """Every test starts and ends with the CLI's consoles sizing themselves (from
+    ``COLUMNS``): rich pins a width once anything sets ``Console.width`` (a monkeypatch
+    restoring it included), and a pinned 80 columns wraps every later test's output."""
     from triage.cli._app import console, err_console
 
+    for shown in (console, err_console):
+        shown._width = None
     yield
     for shown in (console, err_console):
-        pinned = shown._width
         shown._width = None
-        assert pinned is None, f"a test left the console width pinned at {pinned}"
