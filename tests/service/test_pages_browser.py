@@ -221,8 +221,11 @@ def test_an_auditor_reads_the_review_in_the_audit_log_page(page: Any, service: S
     assert ("review", service.key_ids["reviewer"]) in actions
     page.find_element(By.LINK_TEXT, "Model reports").click()
     _wait_for_url(page, "/ui/models")
-    page.find_element(By.LINK_TEXT, "Read its report").click()
-    _wait_for_url(page, "/ui/models/1")
-    assert "pooled_model_roc_auc" in page.find_element(By.ID, "metrics").text
+    page.find_element(By.LINK_TEXT, "v1").click()
+    _wait_for_url(page, "/ui/models/serious_harm_365d/1")
+    metrics = page.find_element(By.ID, "metrics").text
+    assert "ROC AUC" in metrics
+    assert "0.710" in metrics  # the stub's logged AUC, under its name in words
+    assert "pooled_model_roc_auc" not in metrics
     page.get(service.url + "/ui/queue")
     assert "may not open this page" in page.find_element(By.ID, "problem").text

@@ -84,16 +84,28 @@ def audit_command(
     console.print(f"model card       {card}")
 
 
-def _number(x: float, key: str) -> str:
+def _number(x: float, percent: bool) -> str:
     if math.isnan(x):
         return "-"
-    return f"{x:.1%}" if key.endswith(("recall_at_k", "npe")) else f"{x:.4f}"
+    return f"{x:.1%}" if percent else f"{x:.4f}"
 
 
-def _delta(x: float, key: str) -> str:
+def _delta(x: float, percent: bool) -> str:
     if math.isnan(x):
         return "-"
-    return f"{100 * x:+.1f} pts" if key.endswith(("recall_at_k", "npe")) else f"{x:+.4f}"
+    return f"{100 * x:+.1f} pts" if percent else f"{x:+.4f}"
+
+
+def _span(low: float, high: float, percent: bool) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "-"
+    if percent:
+        return f"{100 * low:+.1f} to {100 * high:+.1f} pts"
+    return f"{low:+.4f} to {high:+.4f}"
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
 
 
 @app.command("compare")
@@ -104,12 +116,13 @@ def compare_command(
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """What changed between two versions: whether they were trained on the same data,
-    pooled metrics, and disparities newly flagged, cleared (judged both times, flagged
-    only before) or no longer judged (flagged before, too small to judge now)."""
-    from triage.registry.audit import compare_versions
+    pooled metrics with 95% intervals of each change, disparities newly flagged,
+    cleared (judged both times, flagged only before) or no longer judged (flagged
+    before, too small to judge now), and how far their daily queues agree."""
+    from triage.registry.compare import compare
 
     try:
-        c = compare_versions(_registry(tracking_uri), model, before, after)
+        c = compare(_registry(tracking_uri), model, before, after)
     except TriageError as exc:
         raise fail(exc) from None
     a, b = f"v{c.before.version}", f"v{c.after.version}"
@@ -130,35 +143,49 @@ def compare_command(
             highlight=False,
         )
     metrics = Table(title=f"{model}: {a} -> {b}", header_style="bold")
-    for col in ("metric", a, b, "change"):
+    interval = f"{c.confidence:.0%} interval of the change"
+    for col in ("metric", a, b, "change", interval):
         metrics.add_column(col, justify="left" if col == "metric" else "right")
     for m in c.metrics:
         metrics.add_row(
-            m.title, _number(m.before, m.key), _number(m.after, m.key), _delta(m.delta, m.key)
+            m.title,
+            _number(m.before, m.percent),
+            _number(m.after, m.percent),
+            _delta(m.delta, m.percent),
+            _span(m.low, m.high, m.percent),
         )
     console.print(metrics)
-    rows = c.disparities
-    shown = rows[~(rows["status_before"].isin(_SILENT) & rows["status_after"].isin(_SILENT))]
+    _say(
+        "Intervals resample victims, "
+        + ("both versions together (same incidents)." if c.paired else "each version alone.")
+    )
+    shown = [
+        d for d in c.disparities if not (d.status_before in _SILENT and d.status_after in _SILENT)
+    ]
     table = Table(title="Disparities (primary test, or flagged in either)", header_style="bold")
     for col in ("disparity", f"ratio {a}", f"ratio {b}", f"verdict {a}", f"verdict {b}", "change"):
         table.add_column(col, justify="right" if col.startswith("ratio") else "left")
-    for r in shown.to_dict("records"):
+    for d in shown:
         table.add_row(
-            Text(str(r["disparity"])),
-            "-" if math.isnan(r["ratio_before"]) else f"{r['ratio_before']:.2f}",
-            "-" if math.isnan(r["ratio_after"]) else f"{r['ratio_after']:.2f}",
-            str(r["status_before"]),
-            str(r["status_after"]),
-            str(r["change"]),
+            Text(d.key),
+            "-" if math.isnan(d.ratio_before) else f"{d.ratio_before:.2f}",
+            "-" if math.isnan(d.ratio_after) else f"{d.ratio_after:.2f}",
+            d.status_before,
+            d.status_after,
+            d.change,
         )
     console.print(table)
-    console.print(
-        "newly flagged: " + (", ".join(c.newly_flagged) or "none"), markup=False, highlight=False
-    )
-    console.print("cleared: " + (", ".join(c.cleared) or "none"), markup=False, highlight=False)
-    console.print(
+    _say("newly flagged: " + (", ".join(c.raised) or "none"))
+    _say("cleared: " + (", ".join(c.cleared) or "none"))
+    _say(
         "no longer judged (flagged before, too small to judge now; not cleared): "
-        + (", ".join(c.no_longer_judged) or "none"),
-        markup=False,
-        highlight=False,
+        + (", ".join(c.no_longer_judged) or "none")
     )
+    o = c.overlap
+    if o is None:
+        _say(f"queue overlap: {c.overlap_note}")
+    else:
+        _say(
+            f"queue overlap: {o.share:.1%} of the daily top {o.capacity} places went to the "
+            f"same incidents over {o.days} days (lowest day {o.lowest:.1%})"
+        )

@@ -13,6 +13,7 @@ so that whoever audits the service never changes what it serves.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import secrets
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.exceptions import AuthError
+from triage.service import audit_log
 from triage.service.sessions import end_key_sessions
 from triage.service.tables import ApiKeyRow
 
@@ -37,6 +39,7 @@ __all__ = [
     "create_key",
     "find_key",
     "list_keys",
+    "operator",
     "revoke_key",
 ]
 
@@ -84,8 +87,21 @@ def _public(row: ApiKeyRow) -> ApiKey:
     return ApiKey(row.key_id, Role(row.role), row.label, row.created_at, row.revoked_at)
 
 
-def create_key(session: Session, role: Role, label: str | None = None) -> tuple[ApiKey, str]:
-    """A new key for ``role``: its record and the key itself (shown once)."""
+def operator() -> str:
+    """Who runs the command line, as the audit log names them (``cli:<user>``)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        user = "unknown user"
+    return f"cli:{user}"[:64]
+
+
+def create_key(
+    session: Session, role: Role, label: str | None = None, *, by: str | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for ``role``: its record and the key itself (shown once). With ``by``
+    (who created it) the creation is a ``key.created`` audit entry in the same
+    transaction; the command line always says who."""
     key_id = secrets.token_hex(_ID_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     salt = secrets.token_hex(16)
@@ -100,6 +116,9 @@ def create_key(session: Session, role: Role, label: str | None = None) -> tuple[
     )
     session.add(row)
     session.flush()
+    if by is not None:
+        detail = {"key": key_id, "role": row.role, "label": label}
+        audit_log.append(session, key_id=by, action="key.created", detail=detail)
     return _public(row), f"{KEY_PREFIX}.{key_id}.{secret}"
 
 
@@ -113,14 +132,18 @@ def find_key(session: Session, key_id: str) -> ApiKey | None:
     return None if row is None else _public(row)
 
 
-def revoke_key(session: Session, key_id: str) -> ApiKey:
-    """Revoke a key for good (a revoked key is kept so the audit log still names it)."""
+def revoke_key(session: Session, key_id: str, *, by: str | None = None) -> ApiKey:
+    """Revoke a key for good (a revoked key is kept so the audit log still names it);
+    with ``by``, a first revocation is a ``key.revoked`` audit entry."""
     row = session.get(ApiKeyRow, key_id)
     if row is None:
         raise AuthError(f"no API key with id {key_id!r}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         session.flush()
+        if by is not None:
+            detail = {"key": key_id, "role": row.role, "label": row.label}
+            audit_log.append(session, key_id=by, action="key.revoked", detail=detail)
     end_key_sessions(session, key_id)  # its page sessions end with it
     return _public(row)
 

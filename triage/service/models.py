@@ -82,6 +82,10 @@ class ModelSource(Protocol):
 
     def report(self, version: int) -> ModelReport: ...
 
+    def versions(self) -> list[ModelInfo]: ...
+
+    def report_file(self, version: int, name: str) -> bytes: ...
+
     def decisions(self) -> list[dict[str, Any]]: ...
 
 
@@ -100,6 +104,10 @@ class MlflowModels:
 
             self._registry = MlflowRegistry(self.tracking_uri)
         return self._registry
+
+    def registry(self) -> Any:
+        """The registry itself (an ``MlflowRegistry``), for comparing versions."""
+        return self._reg()
 
     @staticmethod
     def _info(raw: Any) -> ModelInfo:
@@ -144,6 +152,20 @@ class MlflowModels:
             card = next((folder / n for n in _CARD_NAMES if (folder / n).is_file()), None)
             text = card.read_text(encoding="utf-8") if card else None
         return ModelReport(info, files, text)
+
+    def versions(self) -> list[ModelInfo]:
+        """Every version, newest first (none before the first is registered)."""
+        return [self._info(raw) for raw in self._reg().versions(self.name)]
+
+    def report_file(self, version: int, name: str) -> bytes:
+        """One file of a version's reports folder (``ModelNotFoundError`` if absent)."""
+        from triage.registry.tracking import REPORTS_PATH
+
+        with tempfile.TemporaryDirectory(prefix="triage-report-") as tmp:
+            path = self._reg().download_artifact(
+                self.name, version, f"{REPORTS_PATH}/{name}", Path(tmp)
+            )
+            return Path(path).read_bytes()
 
     def decisions(self) -> list[dict[str, Any]]:
         return list(self._reg().decisions(self.name))
@@ -195,6 +217,14 @@ class StaticModels:
 
     def report(self, version: int) -> ModelReport:
         return ModelReport(self.version(version), ("report.json",), f"# {self.name} v{version}\n")
+
+    def versions(self) -> list[ModelInfo]:
+        return [self.version(v) for v in sorted(self._scorers, reverse=True)]
+
+    def report_file(self, version: int, name: str) -> bytes:
+        if name not in self.report(version).files:
+            raise ModelNotFoundError(f"{self.name} v{version} has no report {name!r}")
+        return b"{}\n"
 
     def decisions(self) -> list[dict[str, Any]]:
         return list(self._decisions)
