@@ -11,12 +11,14 @@ The run's ``fairness.flags`` tag lists the primary flags for the promotion gate.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from triage import __version__
 from triage.config import (
@@ -30,6 +32,7 @@ from triage.config import (
 from triage.contract.harm import HarmWeights, load_harm_weights
 from triage.contract.names import Extract
 from triage.evaluation import Evaluation, evaluate, write_evaluation_report
+from triage.evaluation.alert_figures import with_alert_figures
 from triage.evaluation.explain import (
     GlobalExplanation,
     global_explanation,
@@ -43,6 +46,7 @@ from triage.evaluation.fairness import (
     with_audit_attributes,
 )
 from triage.evaluation.fairness_report import write_fairness_report
+from triage.exceptions import ConfigError
 from triage.features.build import FeatureMatrix, build_features
 from triage.features.labels import build_labels
 from triage.models.temporal import TemporalPlan, make_splits
@@ -61,8 +65,10 @@ __all__ = [
     "Prepared",
     "Trained",
     "audit_validation",
+    "for_label",
     "prepare",
     "run_metrics",
+    "spec_for_label",
     "train_and_register",
 ]
 
@@ -87,6 +93,36 @@ class Prepared:
     #: the specs' exact text as read, kept with the bundle and hashed
     model_text: str
     feature_text: str
+    #: the extract end the labels were censored at (``None``: the latest report)
+    end: pd.Timestamp | None = None
+
+
+#: the spec's top-level ``label:`` line (its value and any comment after it)
+_LABEL_LINE = re.compile(r"^label:[ \t]*[^\s#]+[ \t]*(#.*)?$", re.MULTILINE)
+
+
+def spec_for_label(model_spec: SpecSource, label: str | None) -> tuple[ModelSpec, str]:
+    """The model spec predicting ``label`` (``None``: the spec's own ``label``) and its
+    text. Any label the spec defines can be trained; the text keeps its comments with
+    only the ``label:`` line changed, so the bundle's copy reads like the file. An
+    unknown label is a ``ConfigError`` naming the defined ones, raised before any work."""
+    spec, text = read_spec(model_spec, ModelSpec, DEFAULT_MODEL_SPEC)
+    if label is None or label == spec.label:
+        return spec, text
+    known = [lab.name for lab in spec.labels]
+    if label not in known:
+        raise ConfigError(f"unknown label {label!r}: the model spec defines {', '.join(known)}")
+    chosen = spec.model_copy(update={"label": label})
+    edited, count = _LABEL_LINE.subn(
+        lambda m: f"label: {label}" + (f"  {m.group(1)}" if m.group(1) else ""), text, count=1
+    )
+    try:
+        same = count == 1 and ModelSpec.model_validate(yaml.safe_load(edited)) == chosen
+    except (yaml.YAMLError, ValueError):
+        same = False
+    if not same:  # a spec written another way: its canonical form (comments lost)
+        edited = yaml.safe_dump(chosen.model_dump(mode="json"), sort_keys=False)
+    return chosen, edited
 
 
 def prepare(
@@ -94,13 +130,16 @@ def prepare(
     model_spec: SpecSource = DEFAULT_MODEL_SPEC,
     feature_spec: SpecSource = DEFAULT_FEATURE_SPEC,
     *,
+    label: str | None = None,
     harm: HarmWeights | None = None,
     end: pd.Timestamp | None = None,
     step: Step | None = None,
 ) -> Prepared:
+    """Labels (every label the spec defines), point-in-time features and the temporal
+    splits of ``label`` (default: the spec's ``label``)."""
     say = step or (lambda _s: None)
     harm = harm or load_harm_weights()
-    mspec, mtext = read_spec(model_spec, ModelSpec, DEFAULT_MODEL_SPEC)
+    mspec, mtext = spec_for_label(model_spec, label)
     fspec, ftext = read_spec(feature_spec, FeatureSetSpec, DEFAULT_FEATURE_SPEC)
     say("labels")
     labels = build_labels(extract, mspec.labels, end=end, harm_weights=harm)
@@ -108,7 +147,15 @@ def prepare(
     matrix = build_features(extract, spec=fspec, harm_weights=harm)
     say("temporal splits")
     plan = make_splits(labels, mspec.target, mspec.splits, end=end)
-    return Prepared(extract, mspec, fspec, labels, matrix, plan, mtext, ftext)
+    return Prepared(extract, mspec, fspec, labels, matrix, plan, mtext, ftext, end)
+
+
+def for_label(prepared: Prepared, label: str) -> Prepared:
+    """The same extract prepared for another label of its spec: labels and features
+    are reused (every label was built), only the temporal splits are made anew."""
+    mspec, mtext = spec_for_label((prepared.model_spec, prepared.model_text), label)
+    plan = make_splits(prepared.labels, mspec.target, mspec.splits, end=prepared.end)
+    return replace(prepared, model_spec=mspec, model_text=mtext, plan=plan)
 
 
 def run_metrics(evaluation: Evaluation) -> dict[str, float]:
@@ -202,6 +249,7 @@ def train_and_register(
     say("evaluation")
     label = prepared.plan.label
     evaluation = evaluate(training.validation, label=label, truth=truth, capacity=capacity)
+    evaluation = with_alert_figures(evaluation, prepared.extract)
     reports = report_dir or Path(tempfile.mkdtemp(prefix="triage-reports-"))
     target = prepared.model_spec.target
     html, js = write_evaluation_report(

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     api_docs: bool = False
     #: failed sign-ins and bad API keys one client address may make a minute before 429
     auth_failures_per_minute: int = Field(default=10, ge=1, le=1_000_000)
+    #: the queue spec (default: the shipped models/queues.yaml)
+    queues: str | None = Field(default=None, min_length=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

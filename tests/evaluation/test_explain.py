@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 
 import lightgbm as lgb
@@ -17,6 +18,7 @@ from triage.evaluation.explain import (
     contributions,
     describe_value,
     explain_incidents,
+    for_unknown_suspect,
     global_explanation,
 )
 from triage.features.build import FeatureMatrix, build_features
@@ -77,7 +79,10 @@ def test_reason_text_fills_the_catalogue_template_with_the_value() -> None:
     info = {f.name: f for f in matrix.catalogue}
     for (_, row), explanation in zip(rows.iloc[:20].iterrows(), explained, strict=False):
         for reason in explanation.reasons:
-            assert reason.text == describe_value(info[reason.feature], row[reason.feature])
+            text = describe_value(info[reason.feature], row[reason.feature])
+            if not row["perpetrator_known"]:  # an unknown suspect's record is not clean
+                text = for_unknown_suspect(replace(reason, text=text)).text
+            assert reason.text == text
     texts = {r.feature: r.text for e in explained for r in e.reasons}
     assert texts["incident_type"].startswith("incident type: ")
     assert "_" not in texts["incident_type"]  # categories read as words

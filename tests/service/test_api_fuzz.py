@@ -45,6 +45,7 @@ ROLES: dict[str, frozenset[str] | None] = {
     "GET /incidents/{incident_id}": frozenset({"reviewer"}),
     "POST /incidents/{incident_id}/review": frozenset({"reviewer"}),
     "GET /queue": frozenset({"reviewer"}),
+    "GET /queues": frozenset({"reviewer"}),
     "GET /model": frozenset({"reviewer", "auditor"}),
     "GET /models/{version}/report": frozenset({"auditor"}),
     "POST /admin/reload": frozenset({"admin"}),

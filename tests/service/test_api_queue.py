@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from service_support import Service, day_batch, incident, people_for
 
-QUEUE_KEYS = {"date", "model_version", "capacity", "items"}
+QUEUE_KEYS = {"date", "queue", "model_version", "capacity", "items"}
 ITEM_KEYS = {
     "rank",
     "incident_id",
@@ -15,6 +15,10 @@ ITEM_KEYS = {
     "reasons",
     "review_status",
     "within_capacity",
+    "incident_type",
+    "reported_at",
+    "children_present",
+    "alerts",
 }
 
 

@@ -22,6 +22,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, frozenset[str]]] = [
     ("GET", "/health", None, frozenset({OPEN})),
     ("POST", "/incidents", BATCH, frozenset({"ingest"})),
     ("GET", "/queue?date=2024-03-01", None, frozenset({"reviewer"})),
+    ("GET", "/queue?date=2024-03-01&queue=mash", None, frozenset({"reviewer"})),
+    ("GET", "/queues", None, frozenset({"reviewer"})),
     ("GET", "/incidents/x", None, frozenset({"reviewer"})),
     ("POST", "/incidents/x/review", {"decision": "monitor"}, frozenset({"reviewer"})),
     ("GET", "/model", None, frozenset({"reviewer", "auditor"})),

@@ -127,7 +127,7 @@ def test_loading_again_changes_nothing_but_logs_the_read(
     }
     store = Store(url)
     with store.session() as s:
-        reads = [e for e in entries(s) if e.action == "queue.read"]
+        reads = [e for e in entries(s) if e.action == "queue.read" and e.detail["queue"] == "mash"]
     store.dispose()
     assert len(reads) == 2
     assert reads[0].key_id.startswith("cli:")

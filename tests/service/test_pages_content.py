@@ -130,7 +130,7 @@ def test_a_review_is_recorded_then_shown_and_audited_as_the_api_does(service: Se
     ]
     first, review = entries[-5], entries[-3]
     assert first.model_version == "stub/1"
-    assert first.detail == {"date": "2024-03-01", "capacity": 2}
+    assert first.detail == {"date": "2024-03-01", "capacity": 2, "queue": "mash"}
     assert review.model_version == "stub/1"
     assert review.detail["decision"] == "refer_marac"
     assert review.detail["override_band"] == "high"
@@ -208,7 +208,7 @@ def test_the_audit_log_page_lists_entries_and_checks_the_chain(service: Service)
         r = auditor.get("/ui/audit-log?verify=true")
     entries = _entries(service)
     listed = re.findall(r'data-seq="(\d+)" data-action="([^"]+)"', r.text)
-    assert listed == [(str(e.seq), e.action) for e in entries]
+    assert listed == [(str(e.seq), e.action) for e in reversed(entries)]  # newest first
     assert "The chain holds" in r.text
     assert entries[-1].hash in r.text
     assert service.key_ids["reviewer"] in r.text

@@ -330,4 +330,8 @@ def test_the_service_starts_without_a_model_on_an_empty_registry(tmp_path: Path)
     with serving(create_app(settings)) as base:
         health = httpx.get(f"{base}/health", timeout=30)
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "model_version": None}
+    assert health.json() == {
+        "status": "ok",
+        "model_version": None,
+        "queues": {"mash": None, "early_intervention": None},
+    }

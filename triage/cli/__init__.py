@@ -9,8 +9,10 @@ from triage.cli import (  # noqa: F401 (each registers its commands)
     _demo,
     _features,
     _models,
+    _queue,
     _service,
     _synth,
+    _transparency,
     _validate,
 )
 from triage.cli._app import app, main

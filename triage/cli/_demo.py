@@ -50,6 +50,58 @@ def _promote(registry: Any, version: Any, gates: list[Any], flags: tuple[str, ..
     console.print(f"@champion is now {version.name} v{version.version}")
 
 
+def _demo_labels(spec: Any) -> list[str]:
+    """Every label the spec defines, its own ``label`` (the reference model) first."""
+    return [spec.label, *(lab.name for lab in spec.labels if lab.name != spec.label)]
+
+
+def _train_and_promote(
+    prepared: Any,
+    registry: Any,
+    truth: Any,
+    reports: Path,
+    *,
+    first_step: int,
+    card: Path | None,
+) -> Any:
+    """Train, evaluate, audit and register the model of ``prepared``'s label, then
+    promote it through its own gates; its card is logged (and written to ``card``)."""
+    from triage.cli._models import comparison_table, gates_table, versions_table
+    from triage.evaluation.fairness_report import plain_summary
+    from triage.pipeline import train_and_register
+    from triage.registry.card import log_model_card
+    from triage.registry.gates import promotion_gates
+
+    label = prepared.model_spec.target
+    console.rule(
+        f"[bold]{first_step}. {label.name}: train, evaluate against DASH and the baselines"
+    )
+    console.print(Text(f"{label.name}: {label.description}"))
+    with console.status("training, evaluating and auditing...") as status:
+        trained = train_and_register(
+            prepared,
+            registry,
+            truth=truth,
+            report_dir=reports,
+            step=lambda text: status.update(f"{label.name}: {text}..."),
+        )
+    console.print(comparison_table(trained.evaluation.headline()))
+    version = trained.version
+    assert version is not None
+    console.print(f"registered {version.name} v{version.version}")
+    console.rule(f"[bold]{first_step + 1}. {label.name}: fairness audit at the daily capacity")
+    for sentence in plain_summary(trained.fairness)[2:]:
+        if not sentence.startswith("Too small"):  # listed in the report
+            console.print(Text(f"- {sentence}"))
+    console.rule(f"[bold]{first_step + 2}. {label.name}: promote through its own gates")
+    gates = promotion_gates(version)
+    console.print(gates_table(gates))
+    _promote(registry, version, gates, trained.fairness.primary_flags)
+    log_model_card(registry, version.name, version.version, reports, also=[card] if card else [])
+    console.print(versions_table(registry.versions(version.name)))
+    return trained
+
+
 def _prepared_table(prepared: object) -> Table:
     from triage.features.labels import label_summary
 
@@ -92,16 +144,14 @@ def demo(
     ] = False,
 ) -> None:
     """Run the main job on a synthetic county: synthesise, validate, calibrate, build
-    labels and features, train and evaluate against DASH, audit fairness, register
-    and promote through the gates, and write the model card."""
-    from triage.cli._models import _registry, comparison_table, gates_table, versions_table
+    labels and features, then for each label of the model spec (the reference model
+    first) train and evaluate against DASH, audit fairness, register and promote
+    through its own gates; write the reference model's card."""
+    from triage.cli._models import _registry
     from triage.cli._stores import check_demo_store
     from triage.cli._synth import _generate, calibration_table
     from triage.contract.validation import validate_extract
-    from triage.evaluation.fairness_report import plain_summary
-    from triage.pipeline import prepare, train_and_register
-    from triage.registry.card import log_model_card
-    from triage.registry.gates import promotion_gates
+    from triage.pipeline import for_label, prepare
     from triage.synth import write_world
     from triage.synth.facts import calibration_report
 
@@ -125,34 +175,28 @@ def demo(
         console.rule("[bold]4. Labels, features, temporal splits")
         prepared = prepare(extract)
         console.print(_prepared_table(prepared))
-        console.rule("[bold]5. Train, evaluate against DASH and the baselines, register")
         registry = _registry(tracking_uri, create=True)
-        with console.status("training, evaluating and auditing...") as status:
-            trained = train_and_register(
-                prepared,
-                registry,
-                truth=world.truth,
-                report_dir=workdir / "reports",
-                step=lambda text: status.update(f"{text}..."),
+        models: list[Any] = []
+        for label in _demo_labels(prepared.model_spec):
+            this = prepared if label == prepared.model_spec.label else for_label(prepared, label)
+            models.append(
+                _train_and_promote(
+                    this,
+                    registry,
+                    world.truth,
+                    workdir / "reports" / label,
+                    first_step=5 + 3 * len(models),
+                    card=card if not models else None,
+                )
             )
-        console.print(comparison_table(trained.evaluation.headline()))
+        trained = models[0]  # the reference model: the card in MODEL_CARD.md, the MASH queue
         version = trained.version
-        assert version is not None
-        console.print(f"registered {version.name} v{version.version}")
-        console.rule("[bold]6. Fairness audit at the daily capacity")
-        for sentence in plain_summary(trained.fairness)[2:]:
-            if not sentence.startswith("Too small"):  # listed in the report
-                console.print(Text(f"- {sentence}"))
-        console.rule("[bold]7. Promote through the gates")
-        gates = promotion_gates(version)
-        console.print(gates_table(gates))
-        _promote(registry, version, gates, trained.fairness.primary_flags)
-        log_model_card(registry, version.name, version.version, workdir / "reports", also=[card])
-        console.print(versions_table(registry.versions(version.name)))
         if registry.champion(version.name) is not None:
             from triage.cli._service_demo import demo_queue
 
-            console.rule("[bold]8. The last complete day's queue in the service")
+            console.rule(
+                f"[bold]{5 + 3 * len(models)}. The last complete day's queue in the service"
+            )
             store = (workdir / "triage.db").resolve()
             store.unlink(missing_ok=True)  # the demo's own store, rebuilt with its extract
             demo_queue(
@@ -164,8 +208,14 @@ def demo(
     except TriageError as exc:
         raise fail(exc) from None
     console.rule("[bold]Where to look")
-    console.print(f"evaluation report   {trained.report_html}")
-    console.print(f"fairness report     {trained.fairness_html}")
-    console.print(f"model card          {card} (also logged with v{version.version})")
+    for each in models:
+        name, number = each.version.name, each.version.version
+        champion = registry.champion(name)
+        state = "no champion" if champion is None else f"@champion v{champion.version}"
+        console.print(f"[bold]{name}[/] v{number} ({state})")
+        console.print(f"  evaluation report   {each.report_html}")
+        console.print(f"  fairness report     {each.fairness_html}")
+        also = f"{card}, " if each is trained else ""
+        console.print(f"  model card          {also}{each.model_card} (logged with v{number})")
+        console.print(f"  versions            triage models --model {name}")
     console.print(f"registry            mlflow ui --backend-store-uri {registry.tracking_uri}")
-    console.print("versions            triage models")

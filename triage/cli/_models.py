@@ -77,6 +77,13 @@ def gates_table(gates: Any) -> Table:
 def train_command(
     directory: Annotated[Path, typer.Argument(help="Extract folder (validated first).")],
     spec: ModelSpecOpt = Path(DEFAULT_MODEL_SPEC),
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="Label to predict, one of the spec's `labels`; registered under its name.",
+            show_default="the spec's `label`",
+        ),
+    ] = None,
     features: Annotated[Path, typer.Option(help="Feature-set spec.")] = Path(DEFAULT_FEATURE_SPEC),
     mapping: MappingOpt = None,
     seed: Annotated[
@@ -94,20 +101,20 @@ def train_command(
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """Train with temporal validation, compare with DASH, the baselines and (on a
-    synthetic world) the truth, write the evaluation report, register a version."""
+    synthetic world) the truth, write the evaluation report, register a version of
+    the model named after the label (any label the spec defines, with --label)."""
 
-    from triage.config import ModelSpec, read_spec
     from triage.contract.truth import check_truth_covers, read_truth
     from triage.contract.validation import load_extract
-    from triage.pipeline import prepare, train_and_register
+    from triage.pipeline import prepare, spec_for_label, train_and_register
     from triage.registry.tracking import NullTracker
     from triage.settings import Settings
 
     try:
         cap = Settings.from_env(capacity=capacity).capacity
-        tracker = _registry(tracking_uri, create=True) if register else NullTracker()
-        model_spec = read_spec(spec, ModelSpec, DEFAULT_MODEL_SPEC)
+        model_spec = spec_for_label(spec, label)  # an unknown label: before any work
         truth = read_truth(directory, [model_spec[0].label])  # checked before any work
+        tracker = _registry(tracking_uri, create=True) if register else NullTracker()
         with progress_display() as progress:
             task = progress.add_task("validating the extract", total=None)
 

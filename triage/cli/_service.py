@@ -1,9 +1,8 @@
-"""`triage serve`, `triage keys`, `triage ingest`, `triage queue`, `triage audit-log`:
-the scoring service and its store, from the command line."""
+"""`triage serve`, `triage keys`, `triage ingest`, `triage audit-log`: the scoring
+service and its store, from the command line (`triage queue` is in ``_queue``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import ipaddress
 import logging
@@ -22,7 +21,6 @@ from triage.exceptions import ConfigError, SchemaError, TriageError
 from triage.settings import Settings
 
 if TYPE_CHECKING:  # the service is imported when a command runs, not when the CLI starts
-    from triage.service.reading import QueueView
     from triage.service.scoring import Scorer
     from triage.service.store import Store
 
@@ -122,7 +120,16 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     database_url: DatabaseUrl = None,
     tracking_uri: TrackingOpt = None,
-    model_name: ModelOpt = DEFAULT_MODEL_NAME,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "--name",
+            "--model-name",
+            help="Rank the default queue by this registered model instead of its own.",
+            show_default="each queue's model (models/queues.yaml)",
+        ),
+    ] = None,
     allow_remote: Annotated[
         bool, typer.Option(help="Listen beyond this machine (only behind a TLS proxy).")
     ] = False,
@@ -130,8 +137,10 @@ def serve(
         bool, typer.Option("--create", help="Create the store and registry if missing.")
     ] = False,
 ) -> None:
-    """Run the scoring API (FastAPI under uvicorn); it serves the registry's @champion.
-    A SQLite store or registry that does not exist is refused unless --create."""
+    """Run the scoring API (FastAPI under uvicorn); it serves every queue of the queue
+    spec (TRIAGE_QUEUES, default models/queues.yaml), each ranked by the registry's
+    @champion of its model. A SQLite store or registry that does not exist is refused
+    unless --create."""
     import uvicorn
 
     from triage.cli._stores import check_registry, check_store, sqlite_file
@@ -163,7 +172,7 @@ def keys_create(
 ) -> None:
     """Create a key; it is printed once, alone on the last line, and stored only hashed.
     Creates the store if it does not exist yet."""
-    from triage.service.auth import Role, create_key
+    from triage.service.auth import Role, create_key, operator
 
     try:
         chosen = Role(role)
@@ -176,7 +185,7 @@ def keys_create(
             _opened(_settings(database_url=database_url).database_url, create=True) as store,
             store.session() as session,
         ):
-            record, key = create_key(session, chosen, label)
+            record, key = create_key(session, chosen, label, by=operator())
     except TriageError as exc:
         raise fail(exc) from None
     err_console.print(
@@ -215,14 +224,14 @@ def keys_revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key for good; it stays listed so the audit log still names it."""
-    from triage.service.auth import revoke_key
+    from triage.service.auth import operator, revoke_key
 
     try:
         with (
             _opened(_settings(database_url=database_url).database_url) as store,
             store.session() as session,
         ):
-            record = revoke_key(session, key_id)
+            record = revoke_key(session, key_id, by=operator())
     except TriageError as exc:
         raise fail(exc) from None
     console.print(f"revoked key [bold]{record.key_id}[/] ({record.role.value})")
@@ -283,77 +292,6 @@ def ingest_folder(
         f"{result.people_stored:,} person(s), {result.orders_stored:,} order(s); "
         f"scored {result.scored:,} with {result.model_version or 'no model'}"
     )
-
-
-@app.command("queue")
-def show_queue(
-    date: Annotated[str, typer.Option("--date", help="Day reported (UTC), YYYY-MM-DD.")],
-    capacity: Annotated[int | None, typer.Option(help="Daily review capacity.", min=1)] = None,
-    database_url: DatabaseUrl = None,
-    tracking_uri: TrackingOpt = None,
-    model_name: ModelOpt = DEFAULT_MODEL_NAME,
-) -> None:
-    """The day's ranked queue, as reviewers see it (the read is audit-logged). Without
-    --database-url it reads ./triage.db, or else the demo's work/demo/triage.db."""
-    from triage.cli._stores import queue_store
-    from triage.service.reading import queue
-
-    try:
-        try:
-            day = dt.date.fromisoformat(date)
-        except ValueError:
-            raise ConfigError(f"--date must be YYYY-MM-DD, got {date!r}") from None
-        settings = _settings(
-            database_url=database_url, tracking_uri=tracking_uri, capacity=capacity
-        )
-        settings = settings.model_copy(
-            update={"database_url": queue_store(database_url, settings.database_url)}
-        )
-        scorer = _load_scorer(settings, model_name)
-        if scorer is None:
-            raise ConfigError(
-                f"no @champion of {model_name} in the registry: nothing can be ranked"
-            )
-        with _opened(settings.database_url) as store, _working("scoring and ranking"):
-            view = queue(store, day, settings.capacity, scorer, key_id=_actor())
-    except TriageError as exc:
-        raise fail(exc) from None
-    console.print(_queue_table(view))
-
-
-def _queue_table(view: QueueView) -> Table:
-    table = Table(
-        title=(
-            f"Queue for {view.date:%Y-%m-%d}: {len(view.items)} incident(s), "
-            f"capacity {view.capacity}"
-        ),
-        caption=f"model {view.model_version}. Scores support judgement, never replace it.",
-        header_style="bold",
-    )
-    for column, justify in (
-        ("rank", "right"),
-        ("incident", "left"),
-        ("probability", "right"),
-        ("band", "left"),
-        ("DASH", "left"),
-        ("top reasons", "left"),
-        ("review", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for item in view.items:
-        if item.rank == view.capacity + 1:
-            table.add_section()
-        table.add_row(
-            str(item.rank),
-            Text(item.incident_id),
-            f"{item.probability:.3f}",
-            item.band,
-            item.dash_grade,
-            Text("; ".join(r.text for r in item.reasons[:3])),
-            item.review_status,
-            style=None if item.within_capacity else "dim",
-        )
-    return table
 
 
 @audit_app.command("verify")

@@ -1,5 +1,5 @@
 """The service step of `triage demo`: the extract's latest complete day in the store,
-scored by the champion, shown as the reviewers' queue, and how to open the pages.
+scored by the champion, shown as each team's queue, and how to open the pages.
 
 An extract ends mid-day, so its last calendar day holds only part of a day's
 incidents; the demo shows the latest day before it (:func:`latest_day`).
@@ -27,24 +27,38 @@ from rich.markup import escape
 
 from triage.cli._app import console
 from triage.cli._options import DEFAULT_MODEL_NAME
+from triage.cli._queue import queue_table
 from triage.cli._service import (
     _actor,
     _load_scorer,
     _opened,
-    _queue_table,
     _settings,
 )
 from triage.contract.names import Extract
 from triage.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from triage.service.queues import QueueSpec
     from triage.service.reading import QueueView
+    from triage.service.scoring import Scorer
+    from triage.service.store import Store
+    from triage.settings import Settings
 
-__all__ = ["MESSAGE_NO_CHAMPION", "MESSAGE_OTHER_EXTRACT", "demo_queue", "latest_day"]
+__all__ = [
+    "MESSAGE_NO_CHAMPION",
+    "MESSAGE_NO_QUEUE_CHAMPION",
+    "MESSAGE_OTHER_EXTRACT",
+    "demo_queue",
+    "latest_day",
+]
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_NO_CHAMPION = "no @champion of {name} in {uri}: the demo's queue cannot be scored"
+MESSAGE_NO_QUEUE_CHAMPION = (
+    "no champion for {queue}: {model} has no @champion in {uri}, so this queue is not shown "
+    "(train and promote it: triage train --label {model}, then triage promote)"
+)
 MESSAGE_OTHER_EXTRACT = (
     "the store {url} already holds other records under the demo's ids ({conflicts}): "
     "it was filled from another extract; pass a new --database-url"
@@ -112,17 +126,22 @@ def demo_queue(
 ) -> QueueView:
     """Load the latest complete day of ``extract`` (a folder, or the extract already
     read) with the history its scores need into the service store, score it with the
-    registry's @champion, print the day's queue and how to open the reviewers' pages.
+    registry's @champion, print each team's queue for the day (``model_name`` ranks
+    the default queue, mash; a queue whose model has no champion says so) and how to
+    open the reviewers' pages. Returns the default queue.
 
     Settings not given come from the environment, as for `triage serve`, so the
     pages show this queue. Loading again is a no-op; a store filled from another
     extract is refused (``ConfigError``) with nothing written."""
     from triage.exceptions import ConflictError
     from triage.service.ingest import ingest
+    from triage.service.queues import load_queue_spec
     from triage.service.reading import queue
     from triage.service.store import safe_url
 
     settings = _settings(database_url=database_url, tracking_uri=tracking_uri, capacity=capacity)
+    spec = load_queue_spec(settings.queues)
+    spec = spec.with_model(spec.default.name, model_name)
     scorer = _load_scorer(settings, model_name)
     if scorer is None:
         raise ConfigError(MESSAGE_NO_CHAMPION.format(name=model_name, uri=settings.tracking_uri))
@@ -141,7 +160,11 @@ def demo_queue(
             raise ConfigError(
                 MESSAGE_OTHER_EXTRACT.format(url=safe_url(store.url), conflicts=conflicts)
             ) from None
-        view = queue(store, day, settings.capacity, scorer, key_id=_actor())
+        mash = spec.default
+        cap = capacity or mash.capacity_or(settings.capacity)
+        view = queue(
+            store, day, cap, scorer, key_id=_actor(), grades=mash.grades, queue_name=mash.name
+        )
     seconds = time.perf_counter() - started
     logger.info("loaded and scored %s in %.1f s", day, seconds)
     console.print(
@@ -149,9 +172,48 @@ def demo_queue(
         f"{len(view.items):,} incident(s) that day, {len(part.incidents):,} with their "
         f"history ({len(result.stored):,} new), in {seconds:.1f} s"
     )
-    console.print(_queue_table(view))
+    console.print(queue_table(view, spec.default))
+    with _opened(settings.database_url) as store:
+        _other_queues(store, spec, day, settings, capacity, {model_name: scorer})
     _print_pages(database_url, tracking_uri, model_name)
     return view
+
+
+def _other_queues(
+    store: Store,
+    spec: QueueSpec,
+    day: dt.date,
+    settings: Settings,
+    capacity: int | None,
+    scorers: dict[str, Scorer],
+) -> None:
+    """Print every queue after the default one, each ranked by its own champion
+    (scored on this first read), or say that its model has none."""
+    from triage.service.reading import queue
+
+    for chosen in spec.queues[1:]:
+        if chosen.model not in scorers:
+            found = _load_scorer(settings, chosen.model)
+            if found is None:
+                console.print(
+                    MESSAGE_NO_QUEUE_CHAMPION.format(
+                        queue=chosen.name, model=chosen.model, uri=settings.tracking_uri
+                    ),
+                    style="yellow",
+                )
+                continue
+            scorers[chosen.model] = found
+        cap = capacity or chosen.capacity_or(settings.capacity)
+        view = queue(
+            store,
+            day,
+            cap,
+            scorers[chosen.model],
+            key_id=_actor(),
+            grades=chosen.grades,
+            queue_name=chosen.name,
+        )
+        console.print(queue_table(view, chosen))
 
 
 def _print_pages(database_url: str | None, tracking_uri: str | None, model_name: str) -> None:

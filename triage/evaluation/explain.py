@@ -27,7 +27,7 @@ import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "contributions",
     "describe_value",
     "explain_incidents",
+    "for_unknown_suspect",
     "global_explanation",
     "write_global_explanation",
 ]
@@ -72,6 +73,13 @@ _MISSING_OWN = {
     "victim_age": "victim's age not recorded",
     "perpetrator_age": "perpetrator's age not recorded (or perpetrator not identified)",
 }
+#: the incident's own attributes named after the perpetrator: none reads a record
+_PERPETRATOR_OWN = frozenset(
+    {"perpetrator_known", "perpetrator_age", "perpetrator_sex", "perpetrator_ethnicity"}
+)
+#: what a perpetrator's or pair's history says when the suspect is not identified: an
+#: unknown suspect's record cannot be looked up, which is not a clean record
+UNKNOWN_SUSPECT_TEXT = "suspect not identified: their earlier record is unknown"
 _SINGULAR = {
     "incidents": "incident",
     "crimes": "crime",
@@ -172,6 +180,16 @@ def describe_value(info: FeatureInfo, value: Any) -> str:
     return text
 
 
+def for_unknown_suspect(reason: Reason) -> Reason:
+    """``reason`` as it reads when the incident's suspect is not identified: a reason
+    drawn from the perpetrator's or the pair's history says the record is unknown
+    (their features are zeros and blanks, which would read as a clean record)."""
+    feature = reason.feature
+    if feature in _PERPETRATOR_OWN or not feature.startswith(("perpetrator_", "pair_")):
+        return reason
+    return replace(reason, text=UNKNOWN_SUSPECT_TEXT)
+
+
 def _check_columns(booster: lgb.Booster, X: pd.DataFrame) -> None:
     expected = booster.feature_name()
     if list(X.columns) != expected:
@@ -229,6 +247,11 @@ def explain_incidents(
     # stable sort: equal magnitudes keep catalogue order
     order = np.argsort(-np.abs(phi), axis=1, kind="stable")[:, :k]
     names = list(X.columns)
+    known = (
+        X["perpetrator_known"].to_numpy(dtype=bool)
+        if "perpetrator_known" in X.columns
+        else np.ones(len(X), dtype=bool)
+    )
     out = []
     for i in range(len(X)):
         reasons = []
@@ -238,14 +261,13 @@ def explain_incidents(
                 break
             name = names[j]
             value = X[name].iloc[i]  # in its column's own dtype, not a row's common one
-            reasons.append(
-                Reason(
-                    feature=name,
-                    text=describe_value(info[name], value),
-                    contribution=c,
-                    value=_python(value),
-                )
+            reason = Reason(
+                feature=name,
+                text=describe_value(info[name], value),
+                contribution=c,
+                value=_python(value),
             )
+            reasons.append(reason if known[i] else for_unknown_suspect(reason))
         out.append(
             IncidentExplanation(
                 incident=None if ids is None else str(ids[i]),

@@ -159,6 +159,7 @@ def evaluation_html(
         split_rows=[r for r in metrics if r["split"] != POOLED],
         flag_rows=data["flags"],
         oracle_rows=data.get("oracle", []),
+        alert_rows=data.get("alerts", []),
         oracle_row=next((r for r in data.get("oracle", []) if r["split"] == POOLED), None),
         figures=_figures(ev),
     )

@@ -5,7 +5,7 @@ app starts (its lifespan)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -13,20 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from triage import __version__
-from triage.config import DEFAULT_MODEL_NAME
-from triage.exceptions import TriageError
 from triage.service import auth
+from triage.service.champions import Champions
 from triage.service.errors import install_error_handlers
 from triage.service.http_guards import install_guards
-from triage.service.models import (
-    LoadedModel,
-    MlflowModels,
-    ModelSource,
-    StaticModels,
-    reload_champion,
-)
+from triage.service.models import MlflowModels, ModelSource, StaticModels
 from triage.service.pages import install_pages, is_page
 from triage.service.pages_session import render
+from triage.service.queues import QueueSpec, load_queue_spec
 from triage.service.routes import ROUTERS
 from triage.service.scoring import Scorer
 from triage.service.store import Store, check_database_url, safe_url
@@ -56,16 +50,24 @@ def check_settings(settings: Settings) -> None:
     ensure_local_store(settings)
 
 
-def _start_model(
-    store: Store, models: ModelSource, scorer: Scorer | None, loaded: LoadedModel
-) -> None:
-    if scorer is not None:
-        loaded.set(models.champion(), scorer)
+def _start_models(store: Store, champions: Champions, scorer: Scorer | None, default: str) -> None:
+    source = champions.source(default)
+    if scorer is not None and source is not None:
+        champions.set(default, source.champion(), scorer)
         return
-    try:
-        reload_champion(store, models, loaded, key_id=SERVICE_KEY_ID, action="model.load")
-    except TriageError as exc:
-        logger.warning("starting without a model: %s", exc)
+    champions.load_all(store, key_id=SERVICE_KEY_ID, action="model.load")
+
+
+def _sources(
+    settings: Settings, spec: QueueSpec, models: ModelSource | Mapping[str, ModelSource] | None
+) -> dict[str, ModelSource]:
+    """Where each queue's model comes from, by model name: the registry by default; a
+    single source given serves the default queue's model alone."""
+    if models is None:
+        return {m: MlflowModels(settings.tracking_uri, m) for m in spec.models}
+    if isinstance(models, Mapping):
+        return dict(models)
+    return {spec.default.model: models}
 
 
 def create_app(
@@ -73,31 +75,39 @@ def create_app(
     *,
     scorer: Scorer | None = None,
     store: Store | None = None,
-    models: ModelSource | None = None,
-    model_name: str = DEFAULT_MODEL_NAME,
+    models: ModelSource | Mapping[str, ModelSource] | None = None,
+    model_name: str | None = None,
 ) -> FastAPI:
-    """The scoring service. By default the store is ``settings.database_url`` and the
-    model the registry's ``@champion`` of ``model_name``; tests pass doubles."""
+    """The scoring service. By default the store is ``settings.database_url`` and each
+    queue of the queue spec (``settings.queues``) is ranked by the registry's
+    ``@champion`` of its model; ``model_name`` ranks the default queue by another
+    model. Tests pass doubles: ``models`` by model name, or one for the default queue."""
     check_settings(settings)
+    spec = load_queue_spec(settings.queues)
+    if model_name is not None:
+        spec = spec.with_model(spec.default.name, model_name)
+    default = spec.default.model
     if models is None and scorer is not None:
         models = StaticModels({1: scorer}, 1, name=scorer.model_version)
-    source = models or MlflowModels(settings.tracking_uri, model_name)
+    sources = _sources(settings, spec, models)
+    source = sources.get(default) or StaticModels({}, None, name=default)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         st = store or Store(settings.database_url)
         await run_in_threadpool(st.create_schema)
-        loaded = LoadedModel()
-        await run_in_threadpool(_start_model, st, source, scorer, loaded)
+        champions = Champions(spec, sources)
+        await run_in_threadpool(_start_models, st, champions, scorer, default)
         app.state.settings, app.state.store = settings, st
-        app.state.models, app.state.loaded = source, loaded
+        app.state.models, app.state.loaded = source, champions.loaded(default)
+        app.state.champions = champions
         with st.session() as session:
             if not any(k.active for k in auth.list_keys(session)):
                 logger.warning(
                     "no active API key: create one with `triage keys create --role ROLE`"
                 )
-        logger.info("store %s; serving %s", safe_url(st.url), _served(loaded))
+        logger.info("store %s; serving %s", safe_url(st.url), _served(champions))
         try:
             yield
         finally:
@@ -126,6 +136,6 @@ def _refusal_page(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", {"message": message}, status=status)
 
 
-def _served(loaded: LoadedModel) -> str:
-    scorer = loaded.get()[1]
-    return "no model" if scorer is None else scorer.model_version
+def _served(champions: Champions) -> str:
+    served = champions.served().items()
+    return ", ".join(f"queue {q}: {v or 'no model'}" for q, v in served)

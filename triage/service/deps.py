@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader
 from triage.exceptions import Forbidden, ModelUnavailable
 from triage.service import auth
 from triage.service.auth import ApiKey, Role
+from triage.service.champions import Champions
 from triage.service.models import LoadedModel, ModelSource
 from triage.service.scoring import Scorer
 from triage.service.store import Store
@@ -20,6 +21,7 @@ from triage.settings import Settings
 __all__ = [
     "AdminDep",
     "AuditorDep",
+    "ChampionsDep",
     "IngestDep",
     "LoadedDep",
     "ModelReaderDep",
@@ -58,10 +60,16 @@ def get_models(request: Request) -> ModelSource:
     return models
 
 
+def get_champions(request: Request) -> Champions:
+    champions: Champions = request.app.state.champions
+    return champions
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LoadedDep = Annotated[LoadedModel, Depends(get_loaded)]
 ModelsDep = Annotated[ModelSource, Depends(get_models)]
+ChampionsDep = Annotated[Champions, Depends(get_champions)]
 
 
 def get_optional_scorer(loaded: LoadedDep) -> Scorer | None:

@@ -14,11 +14,23 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from triage.contract.names import BOOL_FLAGS
-from triage.evaluation.explain import Reason
+from triage.evaluation.explain import Reason, for_unknown_suspect
 from triage.exceptions import NotFoundError
 from triage.service import audit_log
 from triage.service._scoring_store import score_missing
 from triage.service.audit_seal import review_detail
+from triage.service.chronology import (
+    AlertView,
+    ChronologyEntry,
+    DashGroup,
+    OrderView,
+    ages_at,
+    alerts_for,
+    chronology_of,
+    dash_groups,
+    orders_at,
+)
+from triage.service.day_alerts import day_alerts
 from triage.service.scoring import Scorer
 from triage.service.store import Store
 from triage.service.tables import IncidentRow, ReviewRow, ScoreRow
@@ -58,6 +70,10 @@ class QueueItem:
     reasons: tuple[Reason, ...]
     review_status: str
     within_capacity: bool
+    incident_type: str
+    reported_at: datetime
+    children_present: bool
+    alerts: tuple[AlertView, ...]
 
 
 @dataclass(frozen=True)
@@ -102,11 +118,27 @@ class IncidentView:
     history: HistorySummary
     score: ScoreView | None
     reviews: tuple[ReviewView, ...]
+    children_present: bool
+    victim_age: int | None
+    perpetrator_age: int | None
+    dash: tuple[DashGroup, ...]
+    chronology: tuple[ChronologyEntry, ...]  # the newest earlier records, newest first
+    chronology_total: int  # how many earlier records there are in all
+    orders: tuple[OrderView, ...]
+    alerts: tuple[AlertView, ...]
 
 
-def _reasons(raw: str) -> tuple[Reason, ...]:
-    fields = ("feature", "text", "contribution", "value")
-    return tuple(Reason(**{k: r[k] for k in fields if k in r}) for r in json.loads(raw))
+def _reasons(raw: str | list[Any], perpetrator_known: bool = True) -> tuple[Reason, ...]:
+    """Stored reasons (their JSON, or already parsed); an unknown suspect's history
+    never reads as a clean record."""
+    parsed = json.loads(raw) if isinstance(raw, str) else raw
+    found = (Reason(r["feature"], r["text"], r["contribution"], r.get("value")) for r in parsed)
+    return tuple(r if perpetrator_known else for_unknown_suspect(r) for r in found)
+
+
+def _parsed(raws: Sequence[str]) -> list[Any]:
+    """Many stored reason lists parsed in one call: a day has thousands."""
+    return list(json.loads("[" + ",".join(raws) + "]")) if raws else []
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -135,13 +167,37 @@ def _unscored_on_day(session: Session, on_day: Sequence[Any], version: str) -> l
     return list(session.scalars(query.where(*on_day, ScoreRow.incident_id.is_(None))))
 
 
-def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str) -> QueueView:
-    """Every incident reported on ``day`` (UTC), by descending probability; the first
-    ``capacity`` are within the team's capacity. Unscored ones are scored first."""
+#: what a queue item shows of its incident beside the score, and what its alerts read
+_ITEM_COLUMNS = (
+    IncidentRow.incident_type,
+    IncidentRow.reported_at,
+    IncidentRow.children_present,
+    IncidentRow.victim_id,
+    IncidentRow.perpetrator_id,
+    IncidentRow.relationship,
+)
+
+
+def queue(
+    store: Store,
+    day: date,
+    capacity: int,
+    scorer: Scorer,
+    *,
+    key_id: str,
+    grades: Sequence[str] | None = None,
+    queue_name: str | None = None,
+    alerts: bool = True,
+) -> QueueView:
+    """Every incident reported on ``day`` (UTC) with one of ``grades`` (None: any), by
+    descending probability; the first ``capacity`` are within the team's capacity.
+    Unscored ones are scored first, only those the queue holds."""
     start, end = _day_bounds(day)
     version = scorer.model_version
     with store.session() as s:
-        on_day = IncidentRow.reported_at >= start, IncidentRow.reported_at < end
+        on_day: tuple[Any, ...] = IncidentRow.reported_at >= start, IncidentRow.reported_at < end
+        if grades is not None:
+            on_day += (IncidentRow.dash_grade.in_(list(grades)),)
         unscored = _unscored_on_day(s, on_day, version)
         if unscored:
             score_missing(s, unscored, scorer)
@@ -149,6 +205,7 @@ def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str
             select(
                 IncidentRow.incident_id,
                 IncidentRow.dash_grade,
+                *_ITEM_COLUMNS,
                 ScoreRow.probability,
                 ScoreRow.band,
                 ScoreRow.reasons_json,
@@ -158,6 +215,10 @@ def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str
             .order_by(ScoreRow.probability.desc(), IncidentRow.reported_at, IncidentRow.incident_id)
         ).all()
         status = _latest_reviews(s, on_day)
+        # the day's, in one batch, reused until an ingest or correction changes the store
+        chosen = None if grades is None else tuple(grades)
+        found = day_alerts(s, rows, on_day, (day, chosen)) if alerts else {}
+        reasons = _parsed([r.reasons_json for r in rows])
         items = tuple(
             QueueItem(
                 rank=rank,
@@ -165,9 +226,13 @@ def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str
                 probability=r.probability,
                 band=r.band,
                 dash_grade=r.dash_grade,
-                reasons=_reasons(r.reasons_json),
+                reasons=_reasons(reasons[rank - 1], r.perpetrator_id is not None),
                 review_status=status.get(r.incident_id, NOT_REVIEWED),
                 within_capacity=rank <= capacity,
+                incident_type=r.incident_type,
+                reported_at=r.reported_at,
+                children_present=bool(r.children_present),
+                alerts=found.get(r.incident_id, ()),
             )
             for rank, r in enumerate(rows, start=1)
         )
@@ -177,7 +242,8 @@ def queue(store: Store, day: date, capacity: int, scorer: Scorer, *, key_id: str
             action="queue.read",
             incident_ids=[i.incident_id for i in items],
             model_version=version,
-            detail={"date": day.isoformat(), "capacity": capacity},
+            detail={"date": day.isoformat(), "capacity": capacity}
+            | ({} if queue_name is None else {"queue": queue_name}),
         )
     return QueueView(day, version, capacity, items)
 
@@ -224,30 +290,33 @@ def _review_view(r: ReviewRow) -> ReviewView:
     )
 
 
-def _score(session: Session, incident_id: str, version: str | None) -> ScoreView | None:
-    query = select(ScoreRow).where(ScoreRow.incident_id == incident_id)
+def _score(session: Session, row: IncidentRow, version: str | None) -> ScoreView | None:
+    query = select(ScoreRow).where(ScoreRow.incident_id == row.incident_id)
     if version is not None:
         query = query.where(ScoreRow.model_version == version)
-    row = session.scalars(query.order_by(ScoreRow.scored_at.desc()).limit(1)).first()
-    if row is None:
+    score = session.scalars(query.order_by(ScoreRow.scored_at.desc()).limit(1)).first()
+    if score is None:
         return None
-    return ScoreView(
-        row.model_version, row.probability, row.band, _reasons(row.reasons_json), row.scored_at
-    )
+    reasons = _reasons(score.reasons_json, row.perpetrator_id is not None)
+    return ScoreView(score.model_version, score.probability, score.band, reasons, score.scored_at)
 
 
 def incident_view(
     store: Store, incident_id: str, scorer: Scorer | None, *, key_id: str
 ) -> IncidentView:
     """One incident for a reviewer: attributes (never its people's ids or protected
-    attributes), a history summary, the current model's score and the reviews."""
+    attributes), a history summary and the case's chronology, orders and alerts
+    (point-in-time, :mod:`triage.service.chronology`), the current model's score and
+    the reviews."""
     with store.session() as s:
         row = s.get(IncidentRow, incident_id)
         if row is None:
             raise NotFoundError(f"no incident {incident_id!r} in the store")
         if scorer is not None:
             score_missing(s, [incident_id], scorer)
-        score = _score(s, incident_id, scorer.model_version if scorer else None)
+        score = _score(s, row, scorer.model_version if scorer else None)
+        chronology, total = chronology_of(s, row)
+        victim_age, perpetrator_age = ages_at(s, row)
         view = IncidentView(
             incident_id=row.incident_id,
             reported_at=row.reported_at,
@@ -259,6 +328,14 @@ def incident_view(
             history=_history(s, row),
             score=score,
             reviews=_reviews(s, incident_id),
+            children_present=bool(row.children_present),
+            victim_age=victim_age,
+            perpetrator_age=perpetrator_age,
+            dash=dash_groups(row),
+            chronology=chronology,
+            chronology_total=total,
+            orders=orders_at(s, row),
+            alerts=alerts_for(s, [row]).get(incident_id, ()),
         )
         audit_log.append(
             s,

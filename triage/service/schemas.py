@@ -13,6 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, 
 
 from triage.contract.names import DASH_QUESTIONS, INCIDENT_COLUMNS, PEOPLE_COLUMNS
 from triage.contract.text import has_visible_text
+from triage.service.schemas_case import (
+    AlertOut,
+    ChronologyEntryOut,
+    DashAnswerOut,
+    DashGroupOut,
+    OrderOut,
+)
 from triage.service.scoring import Band
 
 __all__ = [
@@ -21,9 +28,13 @@ __all__ = [
     "MESSAGE_OVERRIDE_NEEDS_NOTE",
     "REASON_PATTERN",
     "STORABLE_TEXT",
+    "AlertOut",
     "AuditEntryOut",
     "AuditPage",
     "ChainCheckOut",
+    "ChronologyEntryOut",
+    "DashAnswerOut",
+    "DashGroupOut",
     "Decision",
     "ErrorBody",
     "HealthOut",
@@ -33,7 +44,9 @@ __all__ = [
     "IngestOut",
     "ModelOut",
     "ModelReportOut",
+    "OrderOut",
     "ProblemOut",
+    "QueueInfoOut",
     "QueueItemOut",
     "QueueOut",
     "ReasonOut",
@@ -149,6 +162,8 @@ class ErrorBody(_Out):
 class HealthOut(_Out):
     status: str
     model_version: str | None
+    #: each queue's served model version (null: that queue is not served)
+    queues: dict[str, str | None]
 
 
 class IngestOut(_Out):
@@ -176,6 +191,10 @@ class QueueItemOut(_Out):
     reasons: list[ReasonOut]
     review_status: str
     within_capacity: bool
+    incident_type: str = Field(description="The incident's type (the harm table's).")
+    reported_at: datetime = Field(description="When the incident was reported (UTC).")
+    children_present: bool = Field(description="Children were present at the incident.")
+    alerts: list[AlertOut] = Field(description="The incident's course-of-conduct alerts.")
 
 
 class QueueOut(_Out):
@@ -183,9 +202,19 @@ class QueueOut(_Out):
     judgement, never replace it: the DASH grade stands beside each."""
 
     date: date
+    queue: str
     model_version: str
     capacity: int
     items: list[QueueItemOut]
+
+
+class QueueInfoOut(_Out):
+    """A team's queue: its model's served version (null: no champion) and capacity."""
+
+    name: str
+    title: str
+    model_version: str | None
+    capacity: int
 
 
 class Decision(StrEnum):
@@ -281,6 +310,21 @@ class IncidentOut(_Out):
     history: HistoryOut
     score: ScoreOut | None
     reviews: list[ReviewOut]
+    children_present: bool
+    victim_age: int | None = Field(description="Age in calendar years at the incident.")
+    perpetrator_age: int | None = Field(description="Null also when not identified.")
+    dash: list[DashGroupOut] = Field(description="The DASH answers by section of the form.")
+    chronology: list[ChronologyEntryOut] = Field(
+        description="Earlier records (reported strictly before this incident) of its "
+        "victim, perpetrator and pair, newest first; at most the newest 200."
+    )
+    chronology_total: int = Field(description="How many earlier records there are in all.")
+    orders: list[OrderOut] = Field(
+        description="Orders started before the incident, newest first, active or past."
+    )
+    alerts: list[AlertOut] = Field(
+        description="Course-of-conduct alerts, each with its evidence (earlier incident ids)."
+    )
 
 
 class ModelOut(_Out):

@@ -103,11 +103,17 @@ def post_incidents(
 def get_incident(
     incident_id: IncidentId, key: ReviewerDep, store: StoreDep, scorer: OptionalScorerDep
 ) -> IncidentOut:
-    """One incident: its attributes, a summary of its people's earlier records, the
-    served model's score with reasons, and the reviews so far. Person ids and
-    protected attributes are never shown."""
+    """One incident: its attributes, a summary of its people's earlier records, its
+    chronology (the newest 200 earlier records of its victim, perpetrator and pair,
+    newest first), the orders known at it, its DASH answers by section, the ages of
+    its people, its course-of-conduct alerts with their evidence, the served model's
+    score with reasons, and the reviews so far. Everything is as of the incident's
+    report time. Person ids and protected attributes are never shown."""
     view = reading.incident_view(store, incident_id, scorer, key_id=key.key_id)
-    return IncidentOut.model_validate(asdict(view))
+    body = asdict(view)
+    for reason in [] if body["score"] is None else body["score"]["reasons"]:
+        reason.pop("value")  # the feature's raw value stays inside: the text says it
+    return IncidentOut.model_validate(body)
 
 
 @router.post(

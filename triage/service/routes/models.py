@@ -7,10 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from triage.exceptions import ModelUnavailable
-from triage.service.deps import AdminDep, AuditorDep, LoadedDep, ModelReaderDep, ModelsDep, StoreDep
+from triage.exceptions import BundleIntegrityError, ModelUnavailable
+from triage.service.deps import (
+    AdminDep,
+    AuditorDep,
+    ChampionsDep,
+    LoadedDep,
+    ModelReaderDep,
+    ModelsDep,
+    StoreDep,
+)
 from triage.service.errors import responses
-from triage.service.models import ModelInfo, reload_champion
+from triage.service.models import ModelInfo
 from triage.service.schemas import MAX_INT, ModelOut, ModelReportOut, ReloadOut
 
 router = APIRouter(tags=["models"])
@@ -53,12 +61,18 @@ def get_report(
 
 
 @router.post("/admin/reload", response_model=ReloadOut, responses=responses(401, 403, 409))
-def post_reload(key: AdminDep, store: StoreDep, models: ModelsDep, loaded: LoadedDep) -> ReloadOut:
-    """Serve the registry's current ``@champion`` (after a promotion or rollback).
+def post_reload(key: AdminDep, store: StoreDep, champions: ChampionsDep) -> ReloadOut:
+    """Serve the registry's current ``@champion`` of every queue's model (after a
+    promotion or rollback); the answer names the default queue's.
 
     The caller cannot choose a version: promotion goes through the registry's gates.
-    Promotions since the last look and the reload itself go to the audit log."""
-    previous, current = reload_champion(
-        store, models, loaded, key_id=key.key_id, action="model.reload"
-    )
+    Promotions since the last look and each reload go to the audit log. A refused
+    champion (409) leaves its queues as they were; the other models are reloaded."""
+    done = champions.load_all(store, key_id=key.key_id, action="model.reload")
+    refused = [r.refused for r in done if r.refused]
+    if refused:
+        raise BundleIntegrityError("; ".join(refused))
+    default = champions.spec.default.model
+    mine = next((r for r in done if r.model == default), None)
+    previous, current = (None, None) if mine is None else (mine.previous, mine.current)
     return ReloadOut(model_version=current, previous=previous, changed=previous != current)
