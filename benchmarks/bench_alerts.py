@@ -15,6 +15,7 @@ they need no model, since an alert does not read the score.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -36,8 +37,17 @@ OUT = Path(__file__).resolve().parent / "out"
 TABLES = ("incidents", "people", "orders")
 
 
+def _synth_digest() -> str:
+    """A digest of the generator's source: a changed county is synthesised afresh."""
+    source = Path(__file__).resolve().parents[1] / "triage" / "synth"
+    digest = hashlib.sha256()
+    for path in sorted(source.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def county(seed: int) -> Extract:
-    folder = OUT / f"alerts-county-{seed}"
+    folder = OUT / f"alerts-county-{seed}-{_synth_digest()}"
     if not all((folder / f"{t}.parquet").exists() for t in TABLES):
         print(f"synthesising the default county, seed {seed} (once) ...", flush=True)
         extract = generate_world(SynthConfig(seed=seed)).extract
