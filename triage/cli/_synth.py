@@ -207,14 +207,6 @@ def synth(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace tables already in --out.")] = False,
-    model_facts: Annotated[
-        bool,
-        typer.Option(
-            "--model-facts/--no-model-facts",
-            help="Also fit the logistic baseline out of time for the report's model facts "
-            "(AUC, misses against DASH, room below the truth).",
-        ),
-    ] = True,
 ) -> None:
     """Synthesise a county's domestic-abuse extract with known ground truth.
 
@@ -222,11 +214,14 @@ def synth(
     truth table (the exact probability of each label given the hidden state), then
     prints the calibration report. With --report DIR, only reports on DIR.
     """
+    # scikit-learn is imported only by the commands that use it, not by every command
+    from triage.synth.facts import calibration_report
+
     try:
         if report is not None:
             extract = load_extract(report)
             console.print(
-                calibration_table(_facts(extract, _read_truth(report, extract), model_facts))
+                calibration_table(calibration_report(extract, _read_truth(report, extract)))
             )
             return
         if out is None:
@@ -258,18 +253,4 @@ def synth(
         f"wrote {len(written)} files to [bold]{out}[/]: "
         + ", ".join(f"{k} {v:,}" for k, v in rows.items())
     )
-    console.print(calibration_table(_facts(world.extract, world.truth, model_facts)))
-
-
-def _facts(extract: Extract, truth: pd.DataFrame | None, with_model: bool) -> list[Fact]:
-    """The calibration report's facts, with the model facts when asked (slower: they
-    build the features and fit the logistic baseline once per validation split)."""
-    # scikit-learn is imported only by the commands that use it, not by every command
-    from triage.evaluation.county import model_facts
-    from triage.synth.facts import calibration_report
-
-    facts = calibration_report(extract, truth)
-    if with_model:
-        with console.status("fitting the logistic baseline out of time"):
-            facts += model_facts(extract, truth)
-    return facts
+    console.print(calibration_table(calibration_report(world.extract, world.truth)))

@@ -11,11 +11,6 @@ column          contents
 ``p_<label>``   the probability of ``<label>``, a number in [0, 1]
 =============== ======================================================
 
-Other columns are the world's own notes and are read by nothing in training: the
-synthetic county adds ``method`` (how the probabilities were computed) and
-``stalking_course`` (true when the incident happened during a post-separation
-stalking course, the known answer of the course-of-conduct alerts).
-
 A real extract has no truth table; with one, training reports the truth's AUC as
 the ceiling a model can approach. :func:`read_truth` checks the table before any
 work starts and names every problem (table ``truth``, column, row, value).

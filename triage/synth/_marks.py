@@ -29,7 +29,6 @@ __all__ = [
     "non_serious_weights",
     "recording_multiplier",
     "serious_weights",
-    "unnamed_draw",
 ]
 
 Float = NDArray[np.float64]
@@ -81,34 +80,26 @@ _R_NON = np.array([REPORT_PROB[t] for t in NON_SERIOUS])
 # only where an order is in force)
 _NON_TOGETHER = np.array([0.48, 0.08, 0.05, 0.07, 0.16, 0.0, 0.02, 0.08])
 _NON_SEPARATED = np.array([0.36, 0.07, 0.10, 0.15, 0.10, 0.0, 0.10, 0.04])
-# a post-separation stalking course: following, messages, damage, turning up
-_NON_STALKING = np.array([0.08, 0.12, 0.25, 0.25, 0.05, 0.0, 0.22, 0.03])
 
 
 def serious_weights(danger: Float, strangler: Float, victim_female: Bool) -> Float:
     """(n, 7) mix of serious types for dyads with these traits (rows sum to one)."""
     n = danger.shape[0]
-    w = np.tile(np.array([0.55, 0.17, 0.45, 0.09, 0.004, 0.025, 0.0]), (n, 1))
+    w = np.tile(np.array([0.55, 0.17, 0.45, 0.09, 0.03, 0.16, 0.0]), (n, 1))
     w[:, 3] *= 1.0 + 2.5 * strangler
     dp = np.maximum(danger, 0.0)
-    # the gravest harm concentrates in the most dangerous (a few perpetrators cause
-    # most of it) and, for homicide, in those who have strangled: about sevenfold odds
-    # (Glass et al. 2008)
-    w[:, 4] *= np.exp(3.6 * dp)
-    w[:, 5] *= np.exp(3.0 * dp)
-    w[:, 6] = 0.0008 * np.exp(2.8 * dp + 1.9 * strangler)
+    w[:, 4] *= np.exp(1.0 * dp)
+    w[:, 5] *= np.exp(0.6 * dp)
+    w[:, 6] = 0.003 * np.exp(0.8 * dp)
     male = ~victim_female
     w[male, 0] *= 0.25
     w[male, 5] *= 0.15
     return np.asarray(w / w.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
-def non_serious_weights(separated: Bool, course: Bool | None = None) -> Float:
-    """(n, 8) mix of non-serious types (rows sum to one); ``course`` marks incidents of
-    a post-separation stalking course."""
+def non_serious_weights(separated: Bool) -> Float:
+    """(n, 8) mix of non-serious types (rows sum to one)."""
     w = np.where(separated[:, None], _NON_SEPARATED[None, :], _NON_TOGETHER[None, :])
-    if course is not None:
-        w = np.where(course[:, None], _NON_STALKING[None, :], w)
     return np.asarray(w / w.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
@@ -129,18 +120,18 @@ def recording_multiplier(
 
 
 def record_probs(
-    s_weights: Float, sep: Bool, mult_serious: Float, mult_non: Float, course: Bool | None = None
+    s_weights: Float, sep: Bool, mult_serious: Float, mult_non: Float
 ) -> tuple[Float, Float]:
     """Chance that a serious / a non-serious incident is recorded, per row."""
     r_ser = (s_weights * np.clip(_R_SERIOUS[None, :] * mult_serious[:, None], 0.0, 1.0)).sum(1)
-    r_non = (
-        non_serious_weights(sep, course) * np.clip(_R_NON[None, :] * mult_non[:, None], 0.0, 1.0)
-    ).sum(1)
+    r_non = (non_serious_weights(sep) * np.clip(_R_NON[None, :] * mult_non[:, None], 0.0, 1.0)).sum(
+        1
+    )
     return np.asarray(r_ser, np.float64), np.asarray(r_non, np.float64)
 
 
 def draw_types(
-    rng: np.random.Generator, serious: Bool, s_weights: Float, separated: Bool, course: Bool
+    rng: np.random.Generator, serious: Bool, s_weights: Float, separated: Bool
 ) -> NDArray[np.int64]:
     """Type index into ``TYPES`` for each incident."""
     n = serious.shape[0]
@@ -150,7 +141,7 @@ def draw_types(
     out[serious] = len(NON_SERIOUS) + np.minimum(
         (u[serious, None] >= cs[serious]).sum(axis=1), len(SERIOUS) - 1
     )
-    nw = np.cumsum(non_serious_weights(separated[~serious], course[~serious]), axis=1)
+    nw = np.cumsum(non_serious_weights(separated[~serious]), axis=1)
     out[~serious] = np.minimum((u[~serious, None] >= nw).sum(axis=1), len(NON_SERIOUS) - 1)
     return out
 
@@ -183,44 +174,29 @@ class DownRecorded:
     unnamed: Bool
 
 
-def unnamed_draw(
-    rng: np.random.Generator,
-    knobs: tuple[DownRecording, ...],
-    group_of: Callable[[str], NDArray[np.object_]],
-    n: int,
-) -> Bool:
-    """Which incidents (of victims in ``group_of``'s order) the knobs leave without a
-    named suspect. Drawn before the criminal-justice response, which needs a name;
-    without knobs nothing is drawn."""
-    out = np.zeros(n, dtype=bool)
-    for knob in knobs:
-        out |= (group_of(knob.attribute) == knob.group) & (rng.random(n) < knob.unnamed)
-    return out
-
-
 def down_recorded(
     rng: np.random.Generator,
     knobs: tuple[DownRecording, ...],
     group_of: Callable[[str], NDArray[np.object_]],
     types: NDArray[np.int64],
-    unnamed: Bool,
 ) -> DownRecorded:
-    """Draw what each knob changes for incidents of these ``types`` (``unnamed``: from
-    :func:`unnamed_draw`); without knobs nothing is drawn, so the rest of the world
-    does not depend on whether they exist."""
+    """Draw what each knob changes for incidents of these ``types``; without knobs
+    nothing is drawn, so the rest of the world does not depend on whether they exist."""
     n = types.shape[0]
     crime = (types > TYPES.index("non_crime_domestic")) & (types < len(NON_SERIOUS))
     as_non_crime = np.zeros(n, dtype=bool)
     dropped = {name: np.zeros(n, dtype=bool) for name in MARKERS}
     withheld = np.zeros((n, len(DASH_QUESTIONS)), dtype=bool)
+    unnamed = np.zeros(n, dtype=bool)
     for knob in knobs:
         hit = group_of(knob.attribute) == knob.group
-        u = rng.random((1 + len(MARKERS), n))
+        u = rng.random((2 + len(MARKERS), n))
         as_non_crime |= hit & crime & (u[0] < knob.rate)
-        for j, (name, implied) in enumerate(MARKERS.items(), start=1):
+        for j, (name, implied) in enumerate(MARKERS.items(), start=2):
             keep = np.isin(types, [TYPES.index(t) for t in implied])
             dropped[name] |= hit & ~keep & (u[j] < knob.rate)
         withheld |= hit[:, None] & (rng.random(withheld.shape) < knob.rate)
+        unnamed |= hit & (u[1] < knob.unnamed)
     return DownRecorded(as_non_crime, dropped, withheld, unnamed)
 
 

@@ -12,13 +12,7 @@ from numpy.typing import NDArray
 from triage.contract.names import ETHNICITIES, SEXES
 from triage.synth._process import ACTIVE
 
-__all__ = [
-    "CAREER_MEAN_YEARS",
-    "NEW_DYAD_START",
-    "Population",
-    "draw_population",
-    "stalker_prob",
-]
+__all__ = ["CAREER_MEAN_YEARS", "NEW_DYAD_START", "Population", "draw_population"]
 
 Float = NDArray[np.float64]
 Int = NDArray[np.int64]
@@ -29,8 +23,6 @@ SEPARATED_ACTIVE = ACTIVE + 3
 #: a new relationship enters the data already abusive; some only after separation
 NEW_DYAD_START: tuple[tuple[int, float], ...] = ((ACTIVE, 0.85), (SEPARATED_ACTIVE, 0.15))
 SECOND_ABUSER_RATE = 0.06
-SITUATIONAL_SHARE = 0.5
-SITUATIONAL_SHIFT = 1.8
 KIND_PARTNER, KIND_FAMILY, KIND_OTHER = 0, 1, 2
 ETHNICITY_MIX = (
     ("white", 0.80),
@@ -62,7 +54,6 @@ class Population:
     dyad_kind: Int
     dyad_children: Float
     dyad_start_state: Int
-    dyad_stalker: Float  # 1: separation turns into a stalking course (partners only)
     # victims
     victim_sex: pd.Categorical[str]
     victim_ethnicity: pd.Categorical[str]
@@ -86,17 +77,10 @@ def _sigmoid(x: Float) -> Float:
 
 
 def _perp_traits(rng: np.random.Generator, n: int) -> tuple[Float, Float, Float]:
-    # half are situational: a row that got out of hand, rarely dangerous; the rest
-    # span the range up to the few who cause most of the harm
-    d = rng.standard_normal(n) - SITUATIONAL_SHIFT * (rng.random(n) < SITUATIONAL_SHARE)
+    d = rng.standard_normal(n)
     s = (rng.random(n) < _sigmoid(-2.7 + 1.2 * d)).astype(np.float64)
     u = (rng.random(n) < _sigmoid(-1.1 + 0.5 * d)).astype(np.float64)
     return d, s, u
-
-
-def stalker_prob(danger: Float) -> Float:
-    """Chance a partner relationship turns into a stalking course after separation."""
-    return _sigmoid(-3.0 + 0.8 * danger)
 
 
 def _ethnicity(rng: np.random.Generator, n: int) -> NDArray[np.str_]:
@@ -184,12 +168,9 @@ def draw_population(rng: np.random.Generator, n_primary: int, horizon: float) ->
     )
     w = _DEPRIVATION_WEIGHTS / _DEPRIVATION_WEIGHTS.sum()
     deprivation = rng.choice(10, size=n_dyads, p=w) + 1
-    # about one ex-partner in sixteen goes on to stalk, the dangerous more often
-    danger = np.concatenate([d, d2])
-    stalker = (kind == KIND_PARTNER) & (rng.random(n_all) < stalker_prob(danger[perp]))
 
     return Population(
-        danger=danger,
+        danger=np.concatenate([d, d2]),
         strangler=np.concatenate([s, s2]),
         substance=np.concatenate([u, u2]),
         rho=np.concatenate([rho, np.zeros(n_second)]),
@@ -204,7 +185,6 @@ def draw_population(rng: np.random.Generator, n_primary: int, horizon: float) ->
         dyad_kind=kind.astype(np.int64),
         dyad_children=children,
         dyad_start_state=start_state,
-        dyad_stalker=stalker.astype(np.float64),
         victim_sex=pd.Categorical(victim_sex, categories=SEXES),
         victim_ethnicity=pd.Categorical(victim_eth, categories=ETHNICITIES),
         victim_birth=victim_birth,

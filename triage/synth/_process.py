@@ -130,16 +130,14 @@ def serious_prob(
     dp = np.maximum(danger, 0.0)
     sep = SEPARATED[state].astype(np.float64)
     logit = (
-        -3.7
+        -5.4
         + _LEVEL_TERM[state]
         # while together, severity follows habits (substances above all) more than
         # danger; separation calms most relationships but is when the dangerous and
-        # the stranglers strike. The traits move the odds modestly: which incident of
-        # a relationship turns serious is largely chance, as in police records, where
-        # criminal history ranks next year's harm at an AUC near 0.75, not 0.9
-        + (1.0 - sep) * (0.135 * danger + 0.135 * strangler + 0.4 * substance)
-        + sep * (0.4 * dp + 0.95 * strangler - 1.0)
-        + 0.09 * strangler * dp
+        # the stranglers strike
+        + (1.0 - sep) * (0.3 * danger + 0.3 * strangler + 0.8 * substance)
+        + sep * (0.9 * dp + 2.0 * strangler - 1.0)
+        + 0.3 * strangler * dp
         + bonus
     )
     p = 1.0 / (1.0 + np.exp(-logit))
@@ -154,13 +152,8 @@ def dyad_rates(
     partner: Float,
     young: Float,
     bonus: Float,
-    stalker: Float | None = None,
 ) -> DyadRates:
-    """Rates of the chain for dyads with these hidden traits (arrays of equal length).
-
-    ``stalker`` (0 or 1) marks a relationship whose separation turns into a stalking
-    course: after separation he abuses more often (mostly following,
-    messages and damage, see ``_marks``), escalates sooner and lets go later."""
+    """Rates of the chain for dyads with these hidden traits (arrays of equal length)."""
     d, s, u, c, p = (
         np.asarray(a, dtype=np.float64) for a in (danger, strangler, substance, children, partner)
     )
@@ -182,18 +175,16 @@ def dyad_rates(
     r[:, 2, 1] = 0.4
     r[:, 2, 2] = 0.8 * p
     # after separation: a dangerous perpetrator escalates, others drift away
-    k = np.zeros(n) if stalker is None else np.asarray(stalker, dtype=np.float64)
-    r[:, 3, 0] = 0.35 * np.exp(1.0 * dp) * (1.0 + 0.6 * c) * (1.0 + 0.5 * k)
-    r[:, 3, 1] = 3.0 * np.exp(-0.8 * dp) * (1.0 - 0.35 * c) * (1.0 - 0.4 * k)
+    r[:, 3, 0] = 0.35 * np.exp(1.0 * dp) * (1.0 + 0.6 * c)
+    r[:, 3, 1] = 3.0 * np.exp(-0.8 * dp) * (1.0 - 0.35 * c)
     r[:, 4, 0] = 0.2 * np.exp(1.1 * dp + 0.3 * u + 0.5 * s)
     r[:, 4, 1] = 4.0
-    r[:, 4, 2] = 1.2 * np.exp(-0.6 * dp) * (1.0 - 0.4 * k)
+    r[:, 4, 2] = 1.2 * np.exp(-0.6 * dp)
     r[:, 5, 0] = 6.0
     r[:, 5, 1] = 0.5
 
     level_rate = np.array([0.2, 2.6, 5.0, 0.25, 2.8, 5.0, 0.0])
     lam = level_rate[None, :] * np.exp(0.25 * u + 0.1 * d + 0.6 * y)[:, None]
-    lam[:, SEPARATED] *= (1.0 + 0.6 * k)[:, None]
     lam[:, ENDED] = 0.0
 
     p_serious = np.stack(

@@ -25,9 +25,8 @@ from triage.synth import _marks as marks
 from triage.synth._config import SynthConfig
 from triage.synth._population import KIND_FAMILY, KIND_PARTNER, Population
 from triage.synth._process import CRISIS, SEPARATED
-from triage.synth._response import Pauses
 
-__all__ = ["Events", "RecordIndex", "build_tables"]
+__all__ = ["RecordIndex", "build_tables"]
 
 Float = NDArray[np.float64]
 Int = NDArray[np.int64]
@@ -135,28 +134,13 @@ def _orders(
     trigger = (types >= len(marks.NON_SERIOUS)) | np.isin(
         types, [T["stalking"], T["coercive_control"]]
     )
-    issued = trigger & perp_recorded & (rng.random(types.size) < 0.2)
+    issued = trigger & perp_recorded & (rng.random(types.size) < 0.35)
     kinds = np.array(ORDER_TYPES)
-    probs = np.array([0.36, 0.22, 0.22, 0.11, 0.09, 0.0])  # bail: the response's
+    probs = np.array([0.20, 0.12, 0.12, 0.06, 0.05, 0.45])
     kind = kinds[rng.choice(len(kinds), size=int(issued.sum()), p=probs / probs.sum())]
     start = rep_s[issued] + rng.uniform(0.1, 3.0, kind.size) * 86400.0
     end = start + np.array([_ORDER_DAYS[k] for k in kind], dtype=np.float64) * 86400.0
     return pd.DataFrame({"perp": perp[issued], "order_type": kind, "start_s": start, "end_s": end})
-
-
-def _bail(pop: Population, pauses: Pauses) -> pd.DataFrame:
-    """Bail conditions for the pauses of the response recorded as such: in force from
-    a day or two after the incident until the relationship resumes."""
-    bail = pauses.as_bail
-    start = pauses.recorded[bail] * SECONDS_PER_YEAR
-    return pd.DataFrame(
-        {
-            "perp": pop.dyad_perp[pauses.dyad[bail]],
-            "order_type": "bail_conditions",
-            "start_s": start,
-            "end_s": np.maximum(pauses.end[bail] * SECONDS_PER_YEAR, start + 86400.0),
-        }
-    )
 
 
 def _breaches(
@@ -196,66 +180,49 @@ def _stamp(origin: pd.Timestamp, seconds: Float) -> pd.DatetimeIndex:
     return origin + pd.to_timedelta(np.round(seconds).astype(np.int64), unit="s")
 
 
-@dataclass(frozen=True)
-class Events:
-    """The recorded incidents, one row each: dyad, hidden state, occurrence and report
-    times (years), type, whether the perpetrator is recorded and whether a
-    down-recording knob leaves him unnamed."""
-
-    dyad: Int
-    state: Int
-    occ_t: Float
-    rep_t: Float
-    types: Int
-    perp_recorded: NDArray[np.bool_]
-    unnamed: NDArray[np.bool_]
-
-
 def build_tables(
     cfg: SynthConfig,
     pop: Population,
     rng: np.random.Generator,
-    events: Events,
-    pauses: Pauses,
+    dyad: Int,
+    state: Int,
+    occ_t: Float,
+    rep_t: Float,
+    types: Int,
     draw_dash: Callable[..., Any],
     knob_rng: np.random.Generator,
     shuffle_rng: np.random.Generator | None = None,
 ) -> tuple[Extract, RecordIndex]:
     """The extract and the hidden facts of its rows. ``rng`` draws everything the
     world always has; ``knob_rng`` only what the down-recording knobs leave out;
-    ``shuffle_rng`` (group risk off) only how victims' sex and birth are shuffled.
-    Each pause of the criminal-justice response is recorded as bail conditions."""
-    order = np.argsort(events.rep_t, kind="stable")
+    ``shuffle_rng`` (group risk off) only how victims' sex and birth are shuffled."""
+    order = np.argsort(rep_t, kind="stable")
     dyad, state, occ_t, rep_t, types = (
-        events.dyad[order],
-        events.state[order],
-        events.occ_t[order],
-        events.rep_t[order],
-        events.types[order],
+        dyad[order],
+        state[order],
+        occ_t[order],
+        rep_t[order],
+        types[order],
     )
     n = dyad.size
     perp, victim = pop.dyad_perp[dyad], pop.dyad_victim[dyad]
-    perp_recorded = events.perp_recorded[order]
+    perp_recorded = rng.random(n) >= cfg.missing_perpetrator_rate
     origin = pd.Timestamp(cfg.start, tz="UTC") - pd.Timedelta(days=cfg.burn_in_years * 365.25)
     rep_s, occ_s = rep_t * SECONDS_PER_YEAR, occ_t * SECONDS_PER_YEAR
 
     flags = _flags(rng, types, pop, dyad, state)
     down = marks.down_recorded(
-        knob_rng,
-        cfg.down_recording,
-        lambda a: pop.victim_group(a)[victim],
-        types,
-        events.unnamed[order],
+        knob_rng, cfg.down_recording, lambda a: pop.victim_group(a)[victim], types
     )
     for name, dropped in down.dropped.items():
         flags[name] = flags[name] & ~dropped
     serious_now = types >= len(marks.NON_SERIOUS)
     signal = (
-        0.4 * pop.danger[perp]
-        + 0.8 * (state % 3 == CRISIS)
-        + 0.4 * SEPARATED[state]
+        0.25 * pop.danger[perp]
+        + 0.45 * (state % 3 == CRISIS)
+        + 0.3 * SEPARATED[state]
         + 0.4 * flags["injury"]
-        + 0.7 * flags["strangulation"]
+        + 0.5 * flags["strangulation"]
         + 0.3 * flags["weapon"]
         + 0.2 * flags["children_present"]
         + 0.25 * pop.substance[perp]
@@ -265,10 +232,7 @@ def build_tables(
     grade, answers = draw_dash(
         rng, signal, crime, _grade_shift(cfg, pop, victim), serious_now, down.withheld
     )
-    orders = pd.concat(
-        [_orders(rng, types, perp, rep_s, perp_recorded), _bail(pop, pauses)],
-        ignore_index=True,
-    )
+    orders = _orders(rng, types, perp, rep_s, perp_recorded)
     types = _breaches(rng, types, perp, rep_s, orders)
     # orders, breaches and person ids follow what happened; the record then says less
     types[down.as_non_crime] = T["non_crime_domestic"]
@@ -307,22 +271,17 @@ def build_tables(
     data["deprivation_decile"] = deprivation
     incidents = pd.DataFrame(data)
     people_df = _people(pop, origin, people, rng, shuffle_rng)
+    orders_df = pd.DataFrame(
+        {
+            "person_id": pd.array(people.ids_of(orders["perp"].to_numpy() * 2 + 1), dtype="string"),
+            "order_type": pd.Categorical(orders["order_type"], categories=ORDER_TYPES),
+            "start_at": _stamp(origin, orders["start_s"].to_numpy()),
+            "end_at": _stamp(origin, orders["end_s"].to_numpy()),
+        }
+    )
     window_end = (cfg.burn_in_years + cfg.years) * SECONDS_PER_YEAR
-    # an order is kept if it starts inside the extract's window and its person is in
-    # the extract (a pause from before the window may bind someone never recorded since)
-    listed = np.isin(orders["perp"].to_numpy() * 2 + 1, people.sorted_keys)
-    orders = orders[(orders["start_s"].to_numpy() < window_end) & listed]
     orders_df = (
-        pd.DataFrame(
-            {
-                "person_id": pd.array(
-                    people.ids_of(orders["perp"].to_numpy() * 2 + 1), dtype="string"
-                ),
-                "order_type": pd.Categorical(orders["order_type"], categories=ORDER_TYPES),
-                "start_at": _stamp(origin, orders["start_s"].to_numpy()),
-                "end_at": _stamp(origin, orders["end_s"].to_numpy()),
-            }
-        )
+        orders_df[orders["start_s"].to_numpy() < window_end]
         .sort_values(["start_at", "person_id"])
         .reset_index(drop=True)
     )

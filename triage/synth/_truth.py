@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from triage.synth._process import N_STATES, SEPARATED, DyadRates, Paths, state_at
-from triage.synth._response import Pauses, paused_at
+from triage.synth._process import N_STATES, DyadRates, Paths, state_at
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -30,7 +29,6 @@ __all__ = [
     "future_dyads_no_serious",
     "label_probabilities",
     "no_event_prob",
-    "no_event_prob_paused",
 ]
 
 Float = NDArray[np.float64]
@@ -62,21 +60,6 @@ def no_event_prob(q: Float, kappa: Float, horizon_years: float) -> Float:
     m = q - kappa[:, :, None] * np.eye(N_STATES)[None, :, :]
     e = expm_batched(m * horizon_years)
     return np.asarray(e.sum(axis=2), dtype=np.float64)
-
-
-def no_event_prob_paused(q: Float, kappa: Float, release: float, horizon_years: float) -> Float:
-    """(n, 7): chance of no counted event within the horizon for a relationship paused
-    in each state (see ``_response.py``): silent and still until released at rate
-    ``release``, then free with generator ``q`` and event rates ``kappa``. Exact, from
-    the 14-state chain [[Q - K, 0], [release I, -release I]]."""
-    n = q.shape[0]
-    eye = np.eye(N_STATES)[None, :, :]
-    m = np.zeros((n, 2 * N_STATES, 2 * N_STATES))
-    m[:, :N_STATES, :N_STATES] = q - kappa[:, :, None] * eye
-    m[:, N_STATES:, :N_STATES] = release * eye
-    m[:, N_STATES:, N_STATES:] = -release * eye
-    e = expm_batched(m * horizon_years)
-    return np.asarray(e[:, N_STATES:, :].sum(axis=2), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -152,29 +135,6 @@ class TruthInputs:
     no_serious_perp_side: Float  # (n_dyad, 7) over 365 days, perpetrator must be recorded
     no_repeat_pair: Float  # (n_dyad, 7) over 90 days, perpetrator must be recorded
     career_end: Float  # (n_perp,)
-    pauses: Pauses
-    # the same three for a relationship paused at the time (rows never paused: unused)
-    paused_no_serious_victim_side: Float
-    paused_no_serious_perp_side: Float
-    paused_no_repeat_pair: Float
-
-    def stalking_course(
-        self, stalker: NDArray[np.bool_], dyad: NDArray[np.int64], time: Float
-    ) -> NDArray[np.bool_]:
-        """Whether each ``dyad`` is a stalker's and separated (but not ended) at ``time``."""
-        st = state_at(self.paths, self.dyad_start_state, dyad, time)
-        return np.asarray(stalker[dyad] & SEPARATED[st], dtype=bool)
-
-    def no_event(self, side: str, dyad: NDArray[np.int64], time: Float) -> Float:
-        """Each ``dyad``'s chance of no counted event of ``side`` from ``time``, given
-        its state and whether it is paused then."""
-        free, paused = {
-            "victim": (self.no_serious_victim_side, self.paused_no_serious_victim_side),
-            "perp": (self.no_serious_perp_side, self.paused_no_serious_perp_side),
-            "pair": (self.no_repeat_pair, self.paused_no_repeat_pair),
-        }[side]
-        st = state_at(self.paths, self.dyad_start_state, dyad, time)
-        return np.where(paused_at(self.pauses, dyad, time), paused[dyad, st], free[dyad, st])
 
 
 def label_probabilities(
@@ -197,7 +157,8 @@ def label_probabilities(
     dy = v_order[pos]
     known = t.dyad_start[dy] <= inc_time[q]
     q, dy = q[known], dy[known]
-    np.add.at(log_none, q, np.log(t.no_event("victim", dy, inc_time[q])))
+    st = state_at(t.paths, t.dyad_start_state, dy, inc_time[q])
+    np.add.at(log_none, q, np.log(t.no_serious_victim_side[dy, st]))
 
     # other relationships of the perpetrator count only through a recorded perpetrator id
     p_order, p_ptr = _csr(t.dyad_perp, t.career_end.size)
@@ -205,10 +166,12 @@ def label_probabilities(
     dy = p_order[pos]
     keep = perp_recorded[q] & (t.dyad_start[dy] <= inc_time[q]) & (t.dyad_victim[dy] != victim[q])
     q, dy = q[keep], dy[keep]
-    np.add.at(log_none, q, np.log(t.no_event("perp", dy, inc_time[q])))
+    st = state_at(t.paths, t.dyad_start_state, dy, inc_time[q])
+    np.add.at(log_none, q, np.log(t.no_serious_perp_side[dy, st]))
 
     log_none += np.log(future_no_serious)
     p_serious = 1.0 - np.exp(log_none)
 
-    p_repeat = np.where(perp_recorded, 1.0 - t.no_event("pair", inc_dyad, inc_time), 0.0)
+    own = state_at(t.paths, t.dyad_start_state, inc_dyad, inc_time)
+    p_repeat = np.where(perp_recorded, 1.0 - t.no_repeat_pair[inc_dyad, own], 0.0)
     return np.clip(p_serious, 0.0, 1.0), np.clip(p_repeat, 0.0, 1.0)

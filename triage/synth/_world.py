@@ -21,7 +21,6 @@ from triage.synth._population import (
     NEW_DYAD_START,
     Population,
     draw_population,
-    stalker_prob,
 )
 from triage.synth._process import (
     N_STATES,
@@ -34,8 +33,7 @@ from triage.synth._process import (
     simulate_in_chunks,
     youth,
 )
-from triage.synth._response import PAUSE_MEAN_YEARS, Pauses, Response, apply_pauses
-from triage.synth._tables import Events, build_tables
+from triage.synth._tables import build_tables
 from triage.synth._truth import (
     DAYS_PER_YEAR,
     FutureDyads,
@@ -43,7 +41,6 @@ from triage.synth._truth import (
     future_dyads_no_serious,
     label_probabilities,
     no_event_prob,
-    no_event_prob_paused,
 )
 
 __all__ = ["World", "generate_world"]
@@ -80,7 +77,6 @@ def _rates(pop: Population, rows: slice | NDArray[np.int64]) -> DyadRates:
         (pop.dyad_kind[rows] == KIND_PARTNER).astype(np.float64),
         young,
         severity_bonus(young, _frail(pop, rows)),
-        pop.dyad_stalker[rows],
     )
 
 
@@ -123,8 +119,7 @@ def _dyad_view(pop: Population, cfg: SynthConfig) -> _DyadView:
     sw = marks.serious_weights(pop.danger[dp], pop.strangler[dp], female)
     n = dp.size
     r_ser, r_non_t = marks.record_probs(sw, np.zeros(n, bool), m_ser, m_non)
-    stalker = pop.dyad_stalker > 0
-    _, r_non_s = marks.record_probs(sw, np.ones(n, bool), m_ser, m_non, stalker)
+    _, r_non_s = marks.record_probs(sw, np.ones(n, bool), m_ser, m_non)
     named = (1.0 - cfg.missing_perpetrator_rate) * marks.named_share(
         cfg.down_recording, _dyad_groups(pop), n
     )
@@ -157,20 +152,11 @@ def _arrival_rate(cfg: SynthConfig, rng: np.random.Generator) -> float:
     return cfg.incidents_per_year / expected
 
 
-def _truth_inputs(pop: Population, view: _DyadView, paths: Paths, pauses: Pauses) -> TruthInputs:
+def _truth_inputs(pop: Population, view: _DyadView, paths: Paths, cfg: SynthConfig) -> TruthInputs:
     year, quarter = 365.0 / DAYS_PER_YEAR, 90.0 / DAYS_PER_YEAR
     serious, anything = _kappas(view)
     q = view.rates.generator()
     named = view.named[:, None]
-    # a paused relationship's chance of no event, for the dyads that are ever paused
-    rows = np.unique(pauses.dyad)
-    release = 1.0 / PAUSE_MEAN_YEARS
-
-    def paused(kappa: Float, horizon: float) -> Float:
-        out = np.ones_like(kappa)
-        out[rows] = no_event_prob_paused(q[rows], kappa[rows], release, horizon)
-        return out
-
     return TruthInputs(
         dyad_perp=pop.dyad_perp,
         dyad_victim=pop.dyad_victim,
@@ -181,10 +167,6 @@ def _truth_inputs(pop: Population, view: _DyadView, paths: Paths, pauses: Pauses
         no_serious_perp_side=no_event_prob(q, serious * named, year),
         no_repeat_pair=no_event_prob(q, anything * named, quarter),
         career_end=pop.career_end,
-        pauses=pauses,
-        paused_no_serious_victim_side=paused(serious, year),
-        paused_no_serious_perp_side=paused(serious * named, year),
-        paused_no_repeat_pair=paused(anything * named, quarter),
     )
 
 
@@ -203,17 +185,14 @@ def _future_no_serious(
     who = perp[rows]
     p_female = np.where(np.asarray(pop.perp_sex[who]) == "male", 0.96, 0.15)
     p_children = 0.45
-    p_stalker = stalker_prob(pop.danger[who])
-    # profiles: every combination of (female victim, children, a stalking course)
-    female = np.array([True, True, False, False] * 2)
-    children = np.array([0.0, 1.0, 0.0, 1.0] * 2)
-    stalker = np.repeat([0.0, 1.0], 4)
+    children = np.array([0.0, 1.0, 0.0, 1.0])
+    female = np.array([True, True, False, False])
     weight = np.stack(
         [
-            np.where(f, p_female, 1 - p_female)
-            * (p_children if c else 1 - p_children)
-            * np.where(k > 0, p_stalker, 1 - p_stalker)
-            for f, c, k in zip(female, children, stalker, strict=True)
+            (1 - p_children) * p_female,
+            p_children * p_female,
+            (1 - p_children) * (1 - p_female),
+            p_children * (1 - p_female),
         ],
         axis=1,
     )
@@ -228,7 +207,6 @@ def _future_no_serious(
         np.ones(rep.size),
         young,
         severity_bonus(young, np.zeros(rep.size)),
-        np.tile(stalker, rows.size),
     )
     sw = marks.serious_weights(pop.danger[rep], pop.strangler[rep], np.tile(female, rows.size))
     mean_mult = np.full(rep.size, float(view.mult_serious.mean()))
@@ -242,30 +220,6 @@ def _future_no_serious(
         rates, kappa_new, weight, rows.size, spec, 365.0 / DAYS_PER_YEAR
     )
     return out
-
-
-_SLOW_TYPES = (
-    "stalking",
-    "coercive_control",
-    "harassment",
-    "malicious_communications",
-    "sexual_assault",
-    "rape",
-)
-
-
-def _report_delay_days(rng: np.random.Generator, types: NDArray[np.int64]) -> Float:
-    """Days from occurrence to report: hours for most, days to weeks for a third of
-    the kinds of abuse victims take longer to report."""
-    slow = np.isin(types, [marks.TYPES.index(t) for t in _SLOW_TYPES])
-    return np.asarray(
-        np.where(
-            slow & (rng.random(types.size) < 0.35),
-            rng.exponential(8.0, types.size),
-            rng.lognormal(np.log(2.0 / 24.0), 1.0, types.size),
-        ),
-        dtype=np.float64,
-    )
 
 
 def generate_world(config: SynthConfig | None = None, progress: Progress | None = None) -> World:
@@ -287,9 +241,8 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     say("incidents")
     rng = streams[3]
     # incidents long before the extract cannot be reported inside it: skip their marks
-    # (and the pauses they would start: a pause reaches at most a few years ahead)
-    early = np.flatnonzero(paths.event_time >= cfg.burn_in_years - 2.0)
-    e_d, e_s = paths.event_dyad[early], paths.event_state[early]
+    early = paths.event_time >= cfg.burn_in_years - 0.25
+    e_d, e_s, e_t = paths.event_dyad[early], paths.event_state[early], paths.event_time[early]
     perp, victim = pop.dyad_perp[e_d], pop.dyad_victim[e_d]
     bonus = severity_bonus(youth(pop.dyad_start[e_d] - pop.perp_birth[perp]), _frail(pop, e_d))
     serious = rng.random(e_d.size) < serious_prob(
@@ -298,19 +251,28 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     mult_ser, mult_non = _multipliers(pop, cfg)
     female = pop.victim_sex[victim] == "female"
     sw = marks.serious_weights(pop.danger[perp], pop.strangler[perp], female)
-    course = SEPARATED[e_s] & (pop.dyad_stalker[e_d] > 0)
-    types = marks.draw_types(rng, serious, sw, SEPARATED[e_s], course)
+    types = marks.draw_types(rng, serious, sw, SEPARATED[e_s])
     reported = rng.random(e_d.size) < marks.report_prob_of(types, mult_ser[e_d], mult_non[e_d])
     del mult_ser, mult_non
-    delay_days = _report_delay_days(rng, types)
-    perp_recorded = rng.random(e_d.size) >= cfg.missing_perpetrator_rate
-    unnamed = marks.unnamed_draw(
-        streams[6], cfg.down_recording, lambda a: pop.victim_group(a)[victim], e_d.size
+    slow = np.isin(
+        types,
+        [
+            marks.TYPES.index(t)
+            for t in (
+                "stalking",
+                "coercive_control",
+                "harassment",
+                "malicious_communications",
+                "sexual_assault",
+                "rape",
+            )
+        ],
     )
-    say("criminal-justice response")
-    response = Response.draw(streams[5], serious & reported & perp_recorded & ~unnamed)
-    paths, pauses = apply_pauses(paths, early, response)
-    e_t = paths.event_time[early]
+    delay_days = np.where(
+        slow & (rng.random(e_d.size) < 0.35),
+        rng.exponential(8.0, e_d.size),
+        rng.lognormal(np.log(2.0 / 24.0), 1.0, e_d.size),
+    )
     rep_t = e_t + delay_days / DAYS_PER_YEAR
     keep = reported & (rep_t >= cfg.burn_in_years) & (rep_t < horizon)
     say("records")
@@ -318,16 +280,11 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
         cfg,
         pop,
         streams[4],
-        Events(
-            e_d[keep],
-            e_s[keep],
-            e_t[keep],
-            rep_t[keep],
-            types[keep],
-            perp_recorded[keep],
-            unnamed[keep],
-        ),
-        pauses,
+        e_d[keep],
+        e_s[keep],
+        e_t[keep],
+        rep_t[keep],
+        types[keep],
         draw_dash,
         streams[6],
         None if cfg.group_risk else streams[7],
@@ -336,7 +293,7 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
     if cfg.truth:
         say("ground truth")
         view = _dyad_view(pop, cfg)
-        tin = _truth_inputs(pop, view, paths, pauses)
+        tin = _truth_inputs(pop, view, paths, cfg)
         inc_perp = pop.dyad_perp[inc.dyad]
         future = _future_no_serious(pop, view, cfg, inc_perp, inc.reported_years)
         future = np.where(inc.perp_recorded, future, 1.0)
@@ -349,11 +306,6 @@ def generate_world(config: SynthConfig | None = None, progress: Progress | None 
                 "p_serious_harm_365d": p_ser,
                 "p_any_repeat_90d": p_rep,
                 "method": "exact",
-                # the relationship is in a post-separation stalking course at the time:
-                # the known answer of the course-of-conduct alerts
-                "stalking_course": tin.stalking_course(
-                    pop.dyad_stalker > 0, inc.dyad, inc.reported_years
-                ),
             }
         )
     return World(extract=tables, truth=truth, config=cfg)

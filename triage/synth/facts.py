@@ -97,37 +97,6 @@ BANDS: dict[str, tuple[str, float | None, float | None, str]] = {
         None,
         "synthetic ground truth",
     ),
-    # facts that need a fitted model (triage.evaluation.county), out of time
-    "auc_logistic": (
-        "ROC AUC of the elastic-net logistic baseline, out of time",
-        0.72,
-        0.80,
-        "Turner et al. 2022: 0.748 (partners), 0.763 (other domestic)",
-    ),
-    "npe_ratio": (
-        "missed escalations among unflagged: logistic / DASH, at DASH's flag rate",
-        0.60,
-        0.80,
-        "Grogger et al. 2021: 7.3-8.7% against DASH's 11.5%",
-    ),
-    "truth_room": (
-        "truth AUC minus the logistic's on the same rows (room to improve)",
-        0.05,
-        None,
-        "a model must be able to do better than the baseline",
-    ),
-    "perp_p99": (
-        "99th percentile of recorded incidents per perpetrator per year",
-        None,
-        8.0,
-        "prolific perpetrators: a few a month at most",
-    ),
-    "perp_p999": (
-        "99.9th percentile of recorded incidents per perpetrator per year",
-        None,
-        15.0,
-        "charge, remand and custody interrupt the most prolific",
-    ),
 }
 
 
@@ -195,11 +164,6 @@ def calibration_report(
     pair = pair_codes(v, p)
     prior = _prior_count(v, t, window) + _prior_count(p, t, window) - _prior_count(pair, t, window)
     values["auc_prior"] = _auc(y, prior[labelled])
-    year = inc["reported_at"].dt.year.to_numpy()[known]
-    per_year = pd.Series(1, index=pd.MultiIndex.from_arrays([p[known], year])).groupby(level=[0, 1])
-    counts = per_year.size().to_numpy()  # perpetrator-years with at least one record
-    values["perp_p99"] = float(np.quantile(counts, 0.99))
-    values["perp_p999"] = float(np.quantile(counts, 0.999))
     if truth is not None:
         tr = truth.set_index("incident_id")["p_serious_harm_365d"].reindex(inc["incident_id"])
         values["auc_truth"] = _auc(y, tr.to_numpy()[labelled])
