@@ -3,6 +3,7 @@ docs/architecture.md §10 fixes it, open an incident, record a review, and see e
 
 from __future__ import annotations
 
+import pytest
 from service_support import Service, day_batch, incident, people_for
 
 QUEUE_KEYS = {"date", "queue", "model_version", "capacity", "items"}
@@ -63,6 +64,15 @@ def test_queue_holds_only_the_days_incidents(service: Service) -> None:
     with service.client("reviewer") as c:
         items = c.get("/queue", params={"date": "2024-03-01"}).json()["items"]
     assert [i["incident_id"] for i in items] == ["on"]
+
+
+@pytest.mark.parametrize("raw", ["0.0", "1709251200", "2024-3-1", "2024-02-30", "01/03/2024"])
+def test_a_date_not_written_as_a_day_is_refused(service: Service, raw: str) -> None:
+    """A lax parser reads ``0.0`` as a timestamp (1970-01-01): the queue answers 422."""
+    with service.client("reviewer") as c:
+        r = c.get("/queue", params={"date": raw})
+    assert r.status_code == 422, r.text
+    assert "date" in r.text
 
 
 def test_history_raises_the_score_of_a_repeat_victim(service: Service) -> None:

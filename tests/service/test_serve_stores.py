@@ -88,7 +88,11 @@ def test_serve_create_makes_both_says_so_and_serves(tmp_path: Path) -> None:
                 time.sleep(0.5)
         assert health is not None, "triage serve --create did not start"
         assert health.status_code == 200
-        assert health.json() == {"status": "ok", "model_version": None}
+        assert health.json() == {
+            "status": "ok",
+            "model_version": None,
+            "queues": {"early_intervention": None, "mash": None},
+        }
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=60)

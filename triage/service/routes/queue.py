@@ -4,9 +4,11 @@ queues (``reviewer``), exactly as docs/architecture.md §10."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BeforeValidator
 
 from triage.service import reading
 from triage.service.deps import ChampionsDep, ReviewerDep, SettingsDep, StoreDep
@@ -14,6 +16,17 @@ from triage.service.errors import responses
 from triage.service.gc_pause import paused_gc
 from triage.service.queues import QUEUE_NAME
 from triage.service.schemas import QueueInfoOut, QueueOut
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _written_as_day(raw: object) -> object:
+    """Refuse a ``date`` not written YYYY-MM-DD before the date parser sees it: a lax
+    parser reads a number such as ``0.0`` as a timestamp (1970-01-01)."""
+    if isinstance(raw, str) and not _DAY.fullmatch(raw):
+        raise ValueError("a day written YYYY-MM-DD")
+    return raw
+
 
 router = APIRouter(tags=["queue"])
 
@@ -45,7 +58,9 @@ def get_queue(
     champions: ChampionsDep,
     settings: SettingsDep,
     date: Annotated[
-        dt.date | None, Query(description="Day reported (UTC), YYYY-MM-DD; default today.")
+        dt.date | None,
+        BeforeValidator(_written_as_day),
+        Query(description="Day reported (UTC), YYYY-MM-DD; default today."),
     ] = None,
     capacity: Annotated[
         int | None,
