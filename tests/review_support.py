@@ -96,7 +96,9 @@ def _unavailable(reason: str) -> None:
 
 
 @contextmanager
-def chromium(profile: Path, width: int = 1400, height: int = 1000) -> Iterator[Any]:
+def chromium(
+    profile: Path, width: int = 1400, height: int = 1000, page_load_seconds: int = 30
+) -> Iterator[Any]:
     """Headless Chromium (Debian's, with Debian's chromedriver: nothing downloaded)
     whose page area is ``width`` x ``height`` CSS pixels."""
     try:
@@ -123,7 +125,7 @@ def chromium(profile: Path, width: int = 1400, height: int = 1000) -> Iterator[A
     ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver.set_page_load_timeout(page_load_seconds)
     try:
         driver.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",

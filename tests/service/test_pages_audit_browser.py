@@ -5,13 +5,12 @@ by kind and finds a promotion and a key revocation. No page scrolls sideways."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pages_audit_support import NAME, registry_service, two_versions
+from review_support import chromium
 from service_support import Service
 from typer.testing import CliRunner
 
@@ -20,59 +19,24 @@ from triage.cli import app
 from triage.service.auth import Role, create_key
 
 try:
-    from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.chrome.service import Service as DriverService
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # reported by the fixture: a skip locally, a failure in CI
-    webdriver = None
+    pass
 
 pytestmark = pytest.mark.xdist_group("audit-pages-registry")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 60
-WIDTH, HEIGHT = 1400, 1000
-
-
-def _unavailable(reason: str) -> None:
-    """Skip locally; in CI a missing browser is a failure, never a silent skip."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if webdriver is None:
-        _unavailable("selenium is not installed (dev dependency group)")
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
-    if missing:
-        _unavailable(f"{' and '.join(missing)} not found: install chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--window-size={WIDTH},{HEIGHT}",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-audit')}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
-    driver.set_window_size(WIDTH, HEIGHT)
-    driver.set_page_load_timeout(WAIT)
-    try:
+    """One headless Chromium, page area 1400x1000 (skipped locally without one, a
+    failure in CI)."""
+    with chromium(tmp_path_factory.mktemp("chromium-audit"), page_load_seconds=WAIT) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
